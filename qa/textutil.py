@@ -1,0 +1,42 @@
+"""Small text helpers shared by indexing, answering and evaluation."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_WORD = re.compile(r"\w\w+|\d")
+# A compact English stop-word list: question words are stop words for matching
+# but kept by the answer-type features, which look at the raw question.
+STOPWORDS = frozenset(
+    """
+    a an the and or but if of at by for with about against between into through during
+    before after above below to from up down in out on off over under again further then
+    once here there when where why how all any both each few more most other some such no
+    nor not only own same so than too very can will just should now is are was were be
+    been being have has had having do does did doing i me my myself we our ours you your
+    he him his she her it its they them their what which who whom this that these those
+    am would could also may might must shall s t don as until while
+    """.split()
+)
+
+
+def normalize_whitespace(text: str) -> str:
+    """Collapse runs of whitespace (newlines included) into single spaces."""
+    return " ".join(text.split())
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    try:
+        import Stemmer  # PyStemmer: Snowball, fast C implementation
+    except ImportError:  # pragma: no cover - declared dependency, but stay usable without it
+        return None
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, stop-word-free, stemmed word tokens for lexical matching."""
+    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+    stemmer = _stemmer()
+    return stemmer.stemWords(words) if stemmer is not None else words

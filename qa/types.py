@@ -1,0 +1,137 @@
+"""Plain result records. Every offset is a character offset into the document's
+original text (the file decoded as UTF-8, newlines untouched), so
+``original[start:end] == text`` holds for passages, hits and citations alike."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source file: its id is the path relative to the documents folder."""
+
+    id: str
+    text: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A run of whole sentences from one paragraph of one document.
+
+    ``number`` counts passages within the document (0-based) and is what a
+    citation shows; ``id`` is the index-wide id shared by the vector and
+    lexical stores. ``sentences`` are absolute ``(start, end)`` spans.
+    """
+
+    id: int
+    doc: str
+    number: int
+    start: int
+    end: int
+    text: str
+    sentences: tuple[tuple[int, int], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with its fused score and the rank on each side."""
+
+    passage: Passage
+    score: float
+    dense_rank: int | None = None
+    sparse_rank: int | None = None
+
+    @property
+    def doc(self) -> str:
+        return self.passage.doc
+
+    @property
+    def text(self) -> str:
+        return self.passage.text
+
+    @property
+    def start(self) -> int:
+        return self.passage.start
+
+    @property
+    def end(self) -> int:
+        return self.passage.end
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "doc": self.doc,
+            "passage": self.passage.number,
+            "start": self.start,
+            "end": self.end,
+            "score": self.score,
+            "dense_rank": self.dense_rank,
+            "sparse_rank": self.sparse_rank,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where an answer came from: check it with ``original[start:end] == text``.
+
+    ``span_start``/``span_end`` mark the shortest phrase inside the answer
+    that answers the question (equal to ``start``/``end`` when no shorter
+    span was found); ``passage_text`` is the surrounding passage for context.
+    """
+
+    doc: str
+    passage: int
+    start: int
+    end: int
+    text: str
+    score: float
+    passage_start: int
+    passage_end: int
+    passage_text: str
+    span_start: int
+    span_end: int
+
+    @property
+    def span_text(self) -> str:
+        return self.text[self.span_start - self.start : self.span_end - self.start]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The reply to a question. ``found`` is False for a no-answer, in which
+    case ``text`` is empty and ``hits`` shows what was looked at."""
+
+    question: str
+    text: str
+    score: float
+    citations: tuple[Citation, ...] = ()
+    hits: tuple[Hit, ...] = field(default=(), repr=False)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.citations)
+
+    @property
+    def span(self) -> str:
+        """The short answer phrase inside ``text`` ('' for a no-answer)."""
+        return self.citations[0].span_text if self.citations else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "found": self.found,
+            "text": self.text,
+            "span": self.span,
+            "score": self.score,
+            "citations": [c.to_dict() for c in self.citations],
+            "hits": [h.to_dict() for h in self.hits],
+        }
