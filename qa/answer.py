@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .textutil import STOPWORDS, normalize_whitespace, tokenize
+from .textutil import tokenize
 from .types import Answer, Citation, Hit, Passage
 
 if TYPE_CHECKING:
@@ -82,52 +82,42 @@ class AnswerFinder:
     def __init__(self, index: Index) -> None:
         self.index = index
 
-    def candidates(self, question: str, hits: Sequence[Hit]) -> list[Candidate]:
-        seen: dict[tuple[str, int, int], Candidate] = {}
+    def candidates(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit]) -> list[Candidate]:
+        """Every distinct sentence of the top passages, scored, best first."""
         q_tokens = set(tokenize(question))
         q_weights = {t: max(self.index.lexical.idf(t), 0.1) for t in q_tokens}
         q_total = sum(q_weights.values()) or 1.0
         qtype = question_type(question)
-        spans: list[tuple[Hit, int, int, int]] = []
-        for rank, hit in enumerate(hits[:CANDIDATE_PASSAGES]):
-            for start, end in hit.passage.sentences:
-                key = (hit.doc, start, end)
-                if key in seen:
-                    continue
-                spans.append((hit, rank, start, end))
-                seen[key] = None  # type: ignore[assignment]
-        if not spans:
-            return []
-        texts = [_sentence_text(h.passage, s, e) for h, _, s, e in spans]
-        vectors = self.index.encoder.encode([normalize_whitespace(t) for t in texts])
-        q_vec = self.index.encode_query(question)[0]
-        cosines = vectors @ q_vec
+        seen: set[tuple[str, int, int]] = set()
         out = []
-        for (hit, rank, start, end), text, cos in zip(spans, texts, cosines):
-            s_tokens = set(tokenize(text))
-            overlap = sum(w for t, w in q_weights.items() if t in s_tokens) / q_total
-            novel = 1.0 if s_tokens - q_tokens else 0.0
-            features = {
-                "bias": 1.0,
-                "cosine": float(cos),
-                "overlap": overlap,
-                "passage": 1.0 / (1 + rank),
-                "type": type_match(qtype, text, question),
-                "novel": novel,
-            }
-            score = sum(WEIGHTS[k] * v for k, v in features.items())
-            out.append(Candidate(hit.doc, start, end, text, hit, rank, features, float(score)))
+        for rank, hit in enumerate(hits[:CANDIDATE_PASSAGES]):
+            vectors = self.index.sentence_vectors.get(hit.passage.id)
+            cosines = np.asarray(vectors, dtype=np.float32) @ query_vector if vectors is not None else None
+            for j, (start, end) in enumerate(hit.passage.sentences):
+                if (hit.doc, start, end) in seen:
+                    continue  # the same sentence in an overlapping passage: keep the better-ranked copy
+                seen.add((hit.doc, start, end))
+                text = _sentence_text(hit.passage, start, end)
+                s_tokens = set(tokenize(text))
+                features = {
+                    "bias": 1.0,
+                    "cosine": float(cosines[j]) if cosines is not None else 0.0,
+                    "overlap": sum(w for t, w in q_weights.items() if t in s_tokens) / q_total,
+                    "passage": 1.0 / (1 + rank),
+                    "type": type_match(qtype, text, question),
+                    "novel": 1.0 if s_tokens - q_tokens else 0.0,
+                }
+                score = sum(WEIGHTS[name] * value for name, value in features.items())
+                out.append(Candidate(hit.doc, start, end, text, hit, rank, features, float(score)))
         out.sort(key=lambda c: -c.score)
         return out
 
-    def answer(self, question: str, hits: Sequence[Hit], k: int) -> Answer:
-        ranked = self.candidates(question, hits)
+    def answer(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit], k: int) -> Answer:
+        ranked = self.candidates(question, query_vector, hits)
         if not ranked or ranked[0].score < NO_ANSWER_THRESHOLD:
             return Answer(question, "", ranked[0].score if ranked else 0.0, (), tuple(hits[:k]))
         best = ranked[0]
-        citations = [_citation(best)]
-        # The same sentence may sit in other (overlapping) passages: cite the best-ranked one only.
-        return Answer(question, best.text, best.score, tuple(citations), tuple(hits[:k]))
+        return Answer(question, best.text, best.score, (_citation(best),), tuple(hits[:k]))
 
 
 def _sentence_text(passage: Passage, start: int, end: int) -> str:

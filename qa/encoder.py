@@ -105,6 +105,71 @@ class SentenceTransformerEncoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+    def encode_with_sentences(
+        self, texts: Sequence[str], sentence_spans: Sequence[Sequence[tuple[int, int]]], *,
+        batch_size: int = 64, progress: bool = False,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors plus a vector for each sentence span, from one forward pass.
+
+        A sentence's vector is the mean of its tokens' contextual embeddings
+        inside the passage ("late chunking"): it costs nothing beyond encoding
+        the passage and carries the passage's context. Spans are character
+        offsets into ``texts``; a sentence cut off by the model's token limit
+        is encoded on its own.
+        """
+        model = self._load()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        outputs = model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress, output_value=None)
+        offsets = model.tokenizer(list(texts), return_offsets_mapping=True, truncation=True,
+                                  max_length=model.max_seq_length)["offset_mapping"]
+        passage_vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        sentence_vectors: list[np.ndarray] = []
+        missing: list[tuple[int, int, str]] = []
+        for row, (output, token_offsets, spans) in enumerate(zip(outputs, offsets, sentence_spans)):
+            passage_vectors[row] = output["sentence_embedding"].float().numpy()
+            length = int(output["attention_mask"].sum())  # token rows are padded to the batch's longest
+            tokens = output["token_embeddings"][:length].float().numpy()
+            bounds = np.asarray(token_offsets[: len(tokens)], dtype=np.int64).reshape(-1, 2)
+            real = bounds[:, 1] > bounds[:, 0]
+            vectors = np.zeros((len(spans), self.dim), dtype=np.float32)
+            for j, (start, end) in enumerate(spans):
+                inside = real & (bounds[:, 0] >= start) & (bounds[:, 1] <= end)
+                if inside.any():
+                    vectors[j] = tokens[inside].mean(axis=0)
+                else:
+                    missing.append((row, j, texts[row][start:end]))
+            sentence_vectors.append(vectors)
+        if missing:
+            alone = self.encode([m[2] for m in missing], batch_size=batch_size)
+            for (row, j, _), vector in zip(missing, alone):
+                sentence_vectors[row][j] = vector
+        return _unit(passage_vectors), [_unit(v) for v in sentence_vectors]
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (vectors / norms).astype(np.float32)
+
+
+def encode_with_sentences(
+    encoder: Encoder, texts: Sequence[str], sentence_spans: Sequence[Sequence[tuple[int, int]]], *, progress: bool = False
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Use the encoder's one-pass method when it has one, else encode sentences separately."""
+    method = getattr(encoder, "encode_with_sentences", None)
+    if method is not None:
+        return method(texts, sentence_spans, progress=progress)
+    passages = encoder.encode(texts, progress=progress)
+    flat = [text[s:e] for text, spans in zip(texts, sentence_spans) for s, e in spans]
+    vectors = encoder.encode(flat) if flat else np.zeros((0, encoder.dim), dtype=np.float32)
+    out, pos = [], 0
+    for spans in sentence_spans:
+        out.append(vectors[pos : pos + len(spans)])
+        pos += len(spans)
+    return passages, out
+
+
 class HashEncoder:
     """Deterministic bag-of-words hashing encoder: fast, model-free, for tests."""
 

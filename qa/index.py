@@ -10,6 +10,7 @@ Usage example::
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import json
 import secrets
@@ -27,13 +28,13 @@ from .answer import AnswerFinder
 from .chunking import chunk_text
 from .config import Settings
 from .dense import FaissStore
-from .encoder import Encoder, make_encoder
+from .encoder import Encoder, encode_with_sentences, make_encoder
 from .errors import DocumentsError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QuestionError
 from .fusion import Mode, rrf, weighted
 from .ingest import IngestResult, Skipped, read_folder
 from .manifest import FORMAT_VERSION, checksums_for, commit_manifest, read_manifest, verify_files
 from .storage import atomic_path
-from .textutil import normalize_whitespace
+from .textutil import normalize_whitespace, normalize_with_offsets
 from .types import Answer, Document, Hit, Passage
 
 MAX_QUESTION_CHARS = 2000  # longer input is cut: the model reads 256 tokens at most anyway
@@ -78,6 +79,7 @@ class Index:
         dense: FaissStore,
         lexical: Any,
         encoder: Encoder,
+        sentence_vectors: dict[int, np.ndarray],
     ) -> None:
         self.index_dir = index_dir
         self.manifest = manifest
@@ -86,6 +88,7 @@ class Index:
         self.dense = dense
         self.lexical = lexical
         self.encoder = encoder
+        self.sentence_vectors = sentence_vectors  # passage id -> (sentences, dim) float16, unit rows
         self._answers = AnswerFinder(self)
 
     # ------------------------------------------------------------------ opening
@@ -116,12 +119,13 @@ class Index:
         passages = _read_passages(index_dir / files["passages"]) if files else {}
         dense = FaissStore.load(index_dir / files["vectors"], int(settings["dim"])) if files else FaissStore(int(settings["dim"]))
         lexical = BM25Store.load(index_dir / files["lexical"]) if files else BM25Store()
+        sentence_vectors = _read_sentence_vectors(index_dir / files["sentences"], passages, int(settings["dim"])) if files else {}
         if not (len(passages) == len(dense) == len(lexical) == manifest["counts"]["passages"]):
             raise IndexCorruptError(
                 f"index at {index_dir} is inconsistent ({len(passages)} passages, {len(dense)} vectors, "
                 f"{len(lexical)} BM25 rows); rebuild with `qa index --rebuild`"
             )
-        return cls(index_dir, manifest, passages, dense, lexical, encoder or make_encoder(settings["model"]))
+        return cls(index_dir, manifest, passages, dense, lexical, encoder or make_encoder(settings["model"]), sentence_vectors)
 
     @classmethod
     def build(
@@ -194,7 +198,7 @@ class Index:
             "files": {},
             "checksums": {},
         }
-        return cls(index_dir, manifest, {}, None, BM25Store(), encoder)  # type: ignore[arg-type]
+        return cls(index_dir, manifest, {}, None, BM25Store(), encoder, {})  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ updating
     def update(
@@ -245,7 +249,8 @@ class Index:
                     Passage(next_id, doc.id, number, span.start, span.end, doc.text[span.start : span.end], span.sentences)
                 )
                 next_id += 1
-        vectors = self.encoder.encode([embedding_text(p) for p in new_passages], progress=progress)
+        texts, spans = zip(*(embedding_input(p) for p in new_passages)) if new_passages else ((), ())
+        vectors, sentence_vectors = encode_with_sentences(self.encoder, list(texts), list(spans), progress=progress)
         report.passages_embedded = len(new_passages)
         if self.dense is None:
             self.dense = FaissStore(self.encoder.dim)
@@ -254,9 +259,11 @@ class Index:
         self.lexical.remove(stale)
         for pid in stale:
             del self.passages[pid]
+            self.sentence_vectors.pop(pid, None)
         self.dense.add([p.id for p in new_passages], vectors)
-        self.lexical.add([p.id for p in new_passages], [embedding_text(p) for p in new_passages])
+        self.lexical.add([p.id for p in new_passages], list(texts))
         self.passages.update({p.id: p for p in new_passages})
+        self.sentence_vectors.update({p.id: v.astype(np.float16) for p, v in zip(new_passages, sentence_vectors)})
         documents = {d: info for d, info in self.manifest["documents"].items() if d not in report.removed}
         by_doc: dict[str, list[int]] = {}
         for p in new_passages:
@@ -269,9 +276,11 @@ class Index:
 
     def _commit(self, docs_dir: Path, previous: dict[str, Any] | None) -> None:
         gen = f"{int(time.time())}-{secrets.token_hex(3)}"
-        files = {"passages": f"passages-{gen}.jsonl", "vectors": f"vectors-{gen}.faiss", "lexical": f"lexical-{gen}"}
+        files = {"passages": f"passages-{gen}.jsonl", "vectors": f"vectors-{gen}.faiss", "lexical": f"lexical-{gen}",
+                 "sentences": f"sentences-{gen}.npy"}
         self.index_dir.mkdir(parents=True, exist_ok=True)
         _write_passages(self.index_dir / files["passages"], self.passages)
+        _write_sentence_vectors(self.index_dir / files["sentences"], self.passages, self.sentence_vectors, self.dense.dim)
         self.dense.save(self.index_dir / files["vectors"])
         self.lexical.save(self.index_dir / files["lexical"])
         manifest = dict(self.manifest)
@@ -301,14 +310,18 @@ class Index:
             ValueError: ``k`` < 1 or an unknown mode.
         """
         question = clean_question(question)
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a whole number >= 1, got {k!r}")
         mode = Mode.from_str(mode)
+        query_vector = self.encode_query(question) if mode is not Mode.BM25 else None
+        return self._search(question, k, mode, query_vector, fusion)
+
+    def _search(self, question: str, k: int, mode: Mode, query_vector: np.ndarray | None, fusion: str = "rrf") -> list[Hit]:
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be a whole number >= 1, got {k!r}")
         fetch = max(50, 4 * k)
         dense_ranked: list[tuple[int, float]] = []
         sparse_ranked: list[tuple[int, float]] = []
-        if mode in (Mode.DENSE, Mode.HYBRID) and self.dense is not None:
-            dense_ranked = self.dense.search(self.encode_query(question), fetch)[0]
+        if query_vector is not None and self.dense is not None:
+            dense_ranked = self.dense.search(query_vector, fetch)[0]
         if mode in (Mode.BM25, Mode.HYBRID):
             sparse_ranked = self.lexical.search(question, fetch)
         if mode is Mode.DENSE:
@@ -331,14 +344,22 @@ class Index:
     def ask(self, question: str, k: int = 5, mode: str | Mode = "hybrid") -> Answer:
         """The sentence that best answers ``question``, with citations, or a no-answer.
 
+        Args:
+            question: plain-English question.
+            k: passages returned with the answer (answers come from the top 5 either way).
+            mode: retrieval mode, as in :meth:`search`.
+
         Raises:
             QuestionError: the question is empty or only whitespace.
         """
         question = clean_question(question)
-        hits = self.search(question, k=max(k, 5), mode=mode)
-        return self._answers.answer(question, hits, k)
+        mode = Mode.from_str(mode)
+        query_vector = self.encode_query(question)
+        hits = self._search(question, max(k, 5), mode, query_vector if mode is not Mode.BM25 else None)
+        return self._answers.answer(question, query_vector[0], hits, k)
 
     def encode_query(self, question: str) -> np.ndarray:
+        """The question's unit vector, shape (1, dim)."""
         return self.encoder.encode([question])
 
     # ------------------------------------------------------------------ info
@@ -367,9 +388,41 @@ def clean_question(question: str) -> str:
     return question[:MAX_QUESTION_CHARS]
 
 
-def embedding_text(passage: Passage) -> str:
-    """What the models read for a passage: its text with whitespace normalised."""
-    return normalize_whitespace(passage.text)
+def embedding_input(passage: Passage) -> tuple[str, list[tuple[int, int]]]:
+    """The normalised passage text and its sentences' spans inside that text."""
+    text, where = normalize_with_offsets(passage.text)
+    spans = []
+    for start, end in passage.sentences:
+        a = bisect.bisect_left(where, start - passage.start)
+        b = bisect.bisect_left(where, end - passage.start)
+        spans.append((a, b))
+    return text, spans
+
+
+def _write_sentence_vectors(path: Path, passages: dict[int, Passage], vectors: dict[int, np.ndarray], dim: int) -> None:
+    rows = [vectors[pid] for pid in sorted(passages)]
+    matrix = np.concatenate(rows).astype(np.float16) if rows else np.zeros((0, dim), dtype=np.float16)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, matrix, allow_pickle=False)
+
+
+def _read_sentence_vectors(path: Path, passages: dict[int, Passage], dim: int) -> dict[int, np.ndarray]:
+    """Memory-mapped: pages are read only for passages that become answer candidates."""
+    try:
+        matrix = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"sentence vectors {path} are corrupted or truncated ({exc}); rebuild with `qa index --rebuild`") from None
+    expected = sum(len(p.sentences) for p in passages.values())
+    if matrix.ndim != 2 or matrix.shape != (expected, dim):
+        raise IndexCorruptError(f"sentence vectors {path} have shape {matrix.shape}, expected ({expected}, {dim}); rebuild with `qa index --rebuild`")
+    out: dict[int, np.ndarray] = {}
+    row = 0
+    for pid in sorted(passages):
+        n = len(passages[pid].sentences)
+        out[pid] = matrix[row : row + n]
+        row += n
+    return out
 
 
 def _classify(ingest: IngestResult, known: dict[str, Any]) -> UpdateReport:

@@ -20,7 +20,7 @@ from .storage import sha256_file, write_json_atomic
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-_GENERATION_PREFIXES = ("passages-", "vectors-", "lexical-")
+_GENERATION_PREFIXES = ("passages-", "vectors-", "lexical-", "sentences-")
 VERIFY_HASH_BYTES = 64 * 1024 * 1024  # hash every file on open below this total size
 
 

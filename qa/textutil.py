@@ -40,3 +40,25 @@ def tokenize(text: str) -> list[str]:
     words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
     stemmer = _stemmer()
     return stemmer.stemWords(words) if stemmer is not None else words
+
+
+def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
+    """``normalize_whitespace`` plus, for each output character, its index in ``text``.
+
+    Lets offsets found in the normalised text (what the models read) be
+    mapped back to the original characters.
+    """
+    out: list[str] = []
+    index: list[int] = []
+    pending_space = False
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            pending_space = bool(out)
+            continue
+        if pending_space:
+            out.append(" ")
+            index.append(i - 1)
+            pending_space = False
+        out.append(ch)
+        index.append(i)
+    return "".join(out), index
