@@ -44,8 +44,12 @@ def load_rows(path: str | Path) -> list[EvalRow]:
                 continue
             try:
                 row = json.loads(line)
+                if not isinstance(row["answers"], list):  # a bare string would become one answer per character
+                    raise TypeError(f"'answers' must be a list, got {type(row['answers']).__name__}")
+                if not str(row["question"]).strip():
+                    raise ValueError("the question is empty")
                 rows.append(EvalRow(str(row["question"]), tuple(str(a) for a in row["answers"]), row.get("doc")))
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError) as exc:  # ValueError includes json.JSONDecodeError
                 raise QAError(f"{path}:{number}: not a question row ({exc}); expected {{\"question\", \"answers\"}}") from None
     if not rows:
         raise QAError(f"no questions in {path}")

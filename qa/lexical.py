@@ -114,7 +114,7 @@ class BM25Store:
                 raise ValueError("array lengths disagree")
             if len(tokens) and (tokens.min() < 0 or tokens.max() >= len(vocab)):
                 raise ValueError("token id out of range")
-        except (OSError, ValueError, json.JSONDecodeError, TypeError) as exc:
+        except (OSError, EOFError, ValueError, json.JSONDecodeError, TypeError) as exc:  # np.load: EOFError on an empty file
             raise IndexCorruptError(f"lexical index in {folder} is corrupted or truncated ({exc}); rebuild with `qa index --rebuild`") from None
         store._vocab = {str(t): i for i, t in enumerate(vocab)}
         store._docs = {int(pid): tokens[offsets[i] : offsets[i + 1]] for i, pid in enumerate(ids)}
