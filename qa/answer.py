@@ -10,8 +10,10 @@ score clears a calibrated threshold; otherwise the reply is a no-answer.
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -27,10 +29,11 @@ CANDIDATE_PASSAGES = 5
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
 _MONTH = re.compile(r"\b(Jan(uary)?|Feb(ruary)?|March|April|May|June|July|Aug(ust)?|Sept?(ember)?|Oct(ober)?|Nov(ember)?|Dec(ember)?)\b")
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half|twice|once|several|ninefold|tenfold|double)\b", re.I)
+_ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’»)\]]*$")
 _CAPITALISED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'-]+")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Candidate:
     """One sentence of one retrieved passage, with its features."""
 
@@ -44,9 +47,41 @@ class Candidate:
     score: float = 0.0
 
 
-# Hand-set weights (see README "Answer selection"); a learned scorer replaces them when present.
-WEIGHTS = {"bias": 0.0, "cosine": 0.55, "overlap": 0.35, "passage": 0.15, "type": 0.12, "novel": 0.08}
-NO_ANSWER_THRESHOLD = 0.45
+SCORER_FILE = Path(__file__).with_name("answer_scorer.json")
+QUESTION_TYPES = ("when", "number", "who", "where")
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """Two logistic models, trained by ``scripts/train_answer_scorer.py`` (weights in JSON).
+
+    ``sentence``: which candidate answers the question. ``answerable``: given
+    the best candidate, is it right at all; below ``threshold`` the reply is a
+    no-answer.
+    """
+
+    sentence_features: tuple[str, ...]
+    sentence_weights: np.ndarray
+    sentence_bias: float
+    answer_features: tuple[str, ...]
+    answer_weights: np.ndarray
+    answer_bias: float
+    threshold: float
+
+    @classmethod
+    def load(cls, path: str | Path = SCORER_FILE) -> Scorer:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        s, a = data["sentence"], data["answerable"]
+        return cls(tuple(s["features"]), np.asarray(s["weights"], dtype=np.float64), float(s["bias"]),
+                   tuple(a["features"]), np.asarray(a["weights"], dtype=np.float64), float(a["bias"]),
+                   float(a["threshold"]))
+
+    def sentence_logit(self, features: dict[str, float]) -> float:
+        return float(np.dot(self.sentence_weights, [features[f] for f in self.sentence_features]) + self.sentence_bias)
+
+    def answer_probability(self, features: dict[str, float]) -> float:
+        z = float(np.dot(self.answer_weights, [features[f] for f in self.answer_features]) + self.answer_bias)
+        return 1.0 / (1.0 + np.exp(-z))
 
 
 def question_type(question: str) -> str:
@@ -79,17 +114,18 @@ def type_match(qtype: str, sentence: str, question: str) -> float:
 class AnswerFinder:
     """Scores candidate sentences of an index's hits."""
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Index, scorer: Scorer | None = None) -> None:
         self.index = index
+        self.scorer = scorer or Scorer.load()
 
     def candidates(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit]) -> list[Candidate]:
-        """Every distinct sentence of the top passages, scored, best first."""
+        """Every distinct sentence of the top passages with its features, scored, best first."""
         q_tokens = set(tokenize(question))
         q_weights = {t: max(self.index.lexical.idf(t), 0.1) for t in q_tokens}
         q_total = sum(q_weights.values()) or 1.0
         qtype = question_type(question)
         seen: set[tuple[str, int, int]] = set()
-        out = []
+        out: list[Candidate] = []
         for rank, hit in enumerate(hits[:CANDIDATE_PASSAGES]):
             vectors = self.index.sentence_vectors.get(hit.passage.id)
             cosines = np.asarray(vectors, dtype=np.float32) @ query_vector if vectors is not None else None
@@ -99,32 +135,62 @@ class AnswerFinder:
                 seen.add((hit.doc, start, end))
                 text = _sentence_text(hit.passage, start, end)
                 s_tokens = set(tokenize(text))
+                match = type_match(qtype, text, question)
                 features = {
-                    "bias": 1.0,
                     "cosine": float(cosines[j]) if cosines is not None else 0.0,
                     "overlap": sum(w for t, w in q_weights.items() if t in s_tokens) / q_total,
-                    "passage": 1.0 / (1 + rank),
-                    "type": type_match(qtype, text, question),
+                    "passage_rr": 1.0 / (1 + rank),
+                    "dense_rr": 1.0 / hit.dense_rank if hit.dense_rank else 0.0,
+                    "sparse_rr": 1.0 / hit.sparse_rank if hit.sparse_rank else 0.0,
                     "novel": 1.0 if s_tokens - q_tokens else 0.0,
+                    "log_words": float(np.log1p(len(text.split()))),
+                    "heading": 0.0 if _ENDS_SENTENCE.search(text) else 1.0,
+                    "first": 1.0 if j == 0 else 0.0,
+                    **{f"is_{t}": float(qtype == t) for t in QUESTION_TYPES},
+                    **{f"match_{t}": match if qtype == t else 0.0 for t in QUESTION_TYPES},
                 }
-                score = sum(WEIGHTS[name] * value for name, value in features.items())
-                out.append(Candidate(hit.doc, start, end, text, hit, rank, features, float(score)))
-        out.sort(key=lambda c: -c.score)
-        return out
+                out.append(Candidate(hit.doc, start, end, text, hit, rank, features))
+        if out:
+            best_cos = max(c.features["cosine"] for c in out)
+            best_overlap = max(c.features["overlap"] for c in out)
+            for c in out:
+                c.features["cosine_gap"] = c.features["cosine"] - best_cos
+                c.features["overlap_gap"] = c.features["overlap"] - best_overlap
+        scored = [replace(c, score=self.scorer.sentence_logit(c.features)) for c in out]
+        scored.sort(key=lambda c: -c.score)
+        return scored
+
+    def answerability(self, ranked: Sequence[Candidate]) -> dict[str, float]:
+        """Question-level features of the best candidate, for the no-answer decision."""
+        best = ranked[0]
+        second = ranked[1].score if len(ranked) > 1 else best.score - 5.0
+        return {
+            "best_logit": best.score,
+            "margin": best.score - second,
+            "best_cosine": max(c.features["cosine"] for c in ranked),
+            "best_overlap": max(c.features["overlap"] for c in ranked),
+            "answer_cosine": best.features["cosine"],
+            "answer_overlap": best.features["overlap"],
+            "answer_match": sum(best.features[f"match_{t}"] for t in QUESTION_TYPES),
+            "answer_other": 1.0 - sum(best.features[f"is_{t}"] for t in QUESTION_TYPES),
+        }
 
     def answer(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit], k: int) -> Answer:
         ranked = self.candidates(question, query_vector, hits)
-        if not ranked or ranked[0].score < NO_ANSWER_THRESHOLD:
-            return Answer(question, "", ranked[0].score if ranked else 0.0, (), tuple(hits[:k]))
+        if not ranked:
+            return Answer(question, "", 0.0, (), tuple(hits[:k]))
+        confidence = self.scorer.answer_probability(self.answerability(ranked))
+        if confidence < self.scorer.threshold:
+            return Answer(question, "", confidence, (), tuple(hits[:k]))
         best = ranked[0]
-        return Answer(question, best.text, best.score, (_citation(best),), tuple(hits[:k]))
+        return Answer(question, best.text, confidence, (_citation(best, confidence),), tuple(hits[:k]))
 
 
 def _sentence_text(passage: Passage, start: int, end: int) -> str:
     return passage.text[start - passage.start : end - passage.start]
 
 
-def _citation(candidate: Candidate) -> Citation:
+def _citation(candidate: Candidate, confidence: float) -> Citation:
     p = candidate.hit.passage
     return Citation(
         doc=candidate.doc,
@@ -132,7 +198,7 @@ def _citation(candidate: Candidate) -> Citation:
         start=candidate.start,
         end=candidate.end,
         text=candidate.text,
-        score=candidate.score,
+        score=confidence,
         passage_start=p.start,
         passage_end=p.end,
         passage_text=p.text,

@@ -233,10 +233,25 @@ class Index:
             report.seconds = time.perf_counter() - started
             return report
         with _writer_lock(self.index_dir):
-            self._apply(ingest, report, progress)
-            self._commit(Path(docs_dir), _previous if _previous is not None else self.manifest)
+            try:
+                self._apply(ingest, report, progress)
+                self._commit(Path(docs_dir), _previous if _previous is not None else self.manifest)
+            except BaseException:
+                self._reset_to_disk()  # the in-memory state must match what is on disk again
+                raise
         report.seconds = time.perf_counter() - started
         return report
+
+    def _reset_to_disk(self) -> None:
+        """After a failed update: reload the committed index (or an empty one)."""
+        try:
+            fresh = Index.open(self.index_dir, encoder=self.encoder)
+        except Exception:  # noqa: BLE001 - nothing usable committed yet
+            fresh = Index._empty(self.index_dir, self.settings, self.encoder)
+        if fresh.settings != self.settings:
+            fresh = Index._empty(self.index_dir, self.settings, self.encoder)
+        self.manifest, self.passages, self.dense = fresh.manifest, fresh.passages, fresh.dense
+        self.lexical, self.sentence_vectors = fresh.lexical, fresh.sentence_vectors
 
     def _apply(self, ingest: IngestResult, report: UpdateReport, progress: bool) -> None:
         docs = {d.id: d for d in ingest.documents}
@@ -411,7 +426,7 @@ def _read_sentence_vectors(path: Path, passages: dict[int, Passage], dim: int) -
     """Memory-mapped: pages are read only for passages that become answer candidates."""
     try:
         matrix = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, EOFError, ValueError) as exc:
         raise IndexCorruptError(f"sentence vectors {path} are corrupted or truncated ({exc}); rebuild with `qa index --rebuild`") from None
     expected = sum(len(p.sentences) for p in passages.values())
     if matrix.ndim != 2 or matrix.shape != (expected, dim):

@@ -482,12 +482,6 @@ def test_process_killed_mid_write_leaves_the_old_index_working(built_index: Inde
     assert generation_entries(index_dir) <= files | previous
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known bug: a failed update leaves the in-memory Index half-updated, so retrying "
-    "with the same object reports 'up to date' and never writes the changes",
-)
 def test_retry_after_a_failed_update_on_the_same_object_writes_the_changes(
     built_index: Index, docs_dir: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
