@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .textutil import tokenize
+from .span import find_span
+from .textutil import matching_tokens, tokenize
 from .types import Answer, Citation, Hit, Passage
 
 if TYPE_CHECKING:
@@ -49,6 +50,14 @@ class Candidate:
 
 SCORER_FILE = Path(__file__).with_name("answer_scorer.json")
 QUESTION_TYPES = ("when", "number", "who", "where")
+# Inputs of the two models, in the order of the weights in answer_scorer.json.
+SENTENCE_FEATURES = (
+    "cosine", "cosine_gap", "overlap", "overlap_gap", "neighbour_overlap", "bigrams", "passage_score",
+    "passage_gap", "passage_rr", "dense_rr", "sparse_rr", "novel", "novel_frac", "log_words", "heading", "first",
+    *(f"is_{t}" for t in QUESTION_TYPES), *(f"match_{t}" for t in QUESTION_TYPES),
+)
+ANSWER_FEATURES = ("best_logit", "margin", "best_cosine", "best_overlap", "answer_cosine", "answer_overlap",
+                   "answer_match", "answer_other", "answer_bigrams", "top_passage_score")
 
 
 @dataclass(frozen=True)
@@ -89,11 +98,11 @@ def question_type(question: str) -> str:
     q = question.lower()
     if re.search(r"\b(when|what year|which year|what date|what century|what decade|how long ago)\b", q):
         return "when"
-    if re.search(r"\bhow (many|much|long|old|far|big|large|tall|high|often)\b|\bwhat (percentage|percent|number|amount)\b", q):
+    if re.search(r"\bhow (many|much|long|old|far|big|large|tall|high|often|fast)\b|\bwhat (percentage|percent|number|amount|proportion|population)\b|\bwhat is the (population|size|number|cost|price)\b", q):
         return "number"
     if re.search(r"\b(who|whom|whose)\b", q):
         return "who"
-    if re.search(r"\bwhere\b|\bwhat (city|country|state|place|region|town)\b|\bin which (city|country)\b", q):
+    if re.search(r"\bwhere\b|\b(what|which) (city|country|state|place|region|town|continent|province|county|river|island)\b", q):
         return "where"
     return "other"
 
@@ -120,29 +129,41 @@ class AnswerFinder:
 
     def candidates(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit]) -> list[Candidate]:
         """Every distinct sentence of the top passages with its features, scored, best first."""
-        q_tokens = set(tokenize(question))
+        q_list = matching_tokens(question)
+        q_tokens = set(q_list)
+        q_bigrams = set(zip(q_list, q_list[1:]))
         q_weights = {t: max(self.index.lexical.idf(t), 0.1) for t in q_tokens}
         q_total = sum(q_weights.values()) or 1.0
         qtype = question_type(question)
+        top_score = hits[0].score if hits else 0.0
         seen: set[tuple[str, int, int]] = set()
         out: list[Candidate] = []
         for rank, hit in enumerate(hits[:CANDIDATE_PASSAGES]):
             vectors = self.index.sentence_vectors.get(hit.passage.id)
             cosines = np.asarray(vectors, dtype=np.float32) @ query_vector if vectors is not None else None
+            texts = [_sentence_text(hit.passage, s, e) for s, e in hit.passage.sentences]
+            token_lists = [tokenize(t) for t in texts]
+            overlaps = [sum(w for t, w in q_weights.items() if t in set(toks)) / q_total for toks in token_lists]
             for j, (start, end) in enumerate(hit.passage.sentences):
                 if (hit.doc, start, end) in seen:
                     continue  # the same sentence in an overlapping passage: keep the better-ranked copy
                 seen.add((hit.doc, start, end))
-                text = _sentence_text(hit.passage, start, end)
-                s_tokens = set(tokenize(text))
+                text, toks = texts[j], token_lists[j]
+                s_tokens = set(toks)
                 match = type_match(qtype, text, question)
+                neighbours = [overlaps[i] for i in (j - 1, j + 1) if 0 <= i < len(overlaps)]
                 features = {
                     "cosine": float(cosines[j]) if cosines is not None else 0.0,
-                    "overlap": sum(w for t, w in q_weights.items() if t in s_tokens) / q_total,
+                    "overlap": overlaps[j],
+                    "neighbour_overlap": max(neighbours, default=0.0),
+                    "bigrams": len(q_bigrams & set(zip(toks, toks[1:]))) / max(1, len(q_bigrams)),
+                    "passage_score": hit.score,
+                    "passage_gap": hit.score - top_score,
                     "passage_rr": 1.0 / (1 + rank),
                     "dense_rr": 1.0 / hit.dense_rank if hit.dense_rank else 0.0,
                     "sparse_rr": 1.0 / hit.sparse_rank if hit.sparse_rank else 0.0,
                     "novel": 1.0 if s_tokens - q_tokens else 0.0,
+                    "novel_frac": len(s_tokens - q_tokens) / max(1, len(s_tokens)),
                     "log_words": float(np.log1p(len(text.split()))),
                     "heading": 0.0 if _ENDS_SENTENCE.search(text) else 1.0,
                     "first": 1.0 if j == 0 else 0.0,
@@ -150,6 +171,10 @@ class AnswerFinder:
                     **{f"match_{t}": match if qtype == t else 0.0 for t in QUESTION_TYPES},
                 }
                 out.append(Candidate(hit.doc, start, end, text, hit, rank, features))
+        # A title or heading ("Putin's Historic Visit to North Korea") is never the answer
+        # while real sentences are there to choose from.
+        sentences = [c for c in out if not c.features["heading"]]
+        out = sentences or out
         if out:
             best_cos = max(c.features["cosine"] for c in out)
             best_overlap = max(c.features["overlap"] for c in out)
@@ -173,6 +198,8 @@ class AnswerFinder:
             "answer_overlap": best.features["overlap"],
             "answer_match": sum(best.features[f"match_{t}"] for t in QUESTION_TYPES),
             "answer_other": 1.0 - sum(best.features[f"is_{t}"] for t in QUESTION_TYPES),
+            "answer_bigrams": best.features["bigrams"],
+            "top_passage_score": max(c.features["passage_score"] for c in ranked),
         }
 
     def answer(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit], k: int) -> Answer:
@@ -183,14 +210,15 @@ class AnswerFinder:
         if confidence < self.scorer.threshold:
             return Answer(question, "", confidence, (), tuple(hits[:k]))
         best = ranked[0]
-        return Answer(question, best.text, confidence, (_citation(best, confidence),), tuple(hits[:k]))
+        span = find_span(question, best.text, question_type(question))
+        return Answer(question, best.text, confidence, (_citation(best, confidence, span),), tuple(hits[:k]))
 
 
 def _sentence_text(passage: Passage, start: int, end: int) -> str:
     return passage.text[start - passage.start : end - passage.start]
 
 
-def _citation(candidate: Candidate, confidence: float) -> Citation:
+def _citation(candidate: Candidate, confidence: float, span: tuple[int, int]) -> Citation:
     p = candidate.hit.passage
     return Citation(
         doc=candidate.doc,
@@ -202,6 +230,6 @@ def _citation(candidate: Candidate, confidence: float) -> Citation:
         passage_start=p.start,
         passage_end=p.end,
         passage_text=p.text,
-        span_start=candidate.start,
-        span_end=candidate.end,
+        span_start=candidate.start + span[0],
+        span_end=candidate.start + span[1],
     )

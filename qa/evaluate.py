@@ -89,6 +89,7 @@ def evaluate(
     *,
     k: int = 5,
     mode: str = "hybrid",
+    fusion: str = "convex",
     index_seconds: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
@@ -100,7 +101,7 @@ def evaluate(
     answerable = sum(1 for r in rows if r.answers)
     for n, row in enumerate(rows):
         t0 = time.perf_counter()
-        answer = index.ask(row.question, k=k, mode=mode)
+        answer = index.ask(row.question, k=k, mode=mode, fusion=fusion)
         latencies.append((time.perf_counter() - t0) * 1000)
         if row.answers:
             ranks = [i for i, h in enumerate(answer.hits[:k]) if contains_answer(h.text, row.answers)]
@@ -138,6 +139,7 @@ def evaluate(
         "query_ms_p95": round(float(np.percentile(latencies, 95)), 2),
         "k": k,
         "mode": mode,
+        "fusion": fusion,
     }
 
 

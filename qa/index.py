@@ -30,11 +30,11 @@ from .config import Settings
 from .dense import FaissStore
 from .encoder import Encoder, encode_with_sentences, make_encoder
 from .errors import DocumentsError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QuestionError
-from .fusion import Mode, rrf, weighted
+from .fusion import Mode, convex, rrf, weighted
 from .ingest import IngestResult, Skipped, read_folder
 from .manifest import FORMAT_VERSION, checksums_for, commit_manifest, read_manifest, verify_files
 from .storage import atomic_path
-from .textutil import normalize_whitespace, normalize_with_offsets
+from .textutil import matching_tokens, normalize_whitespace, normalize_with_offsets
 from .types import Answer, Document, Hit, Passage
 
 MAX_QUESTION_CHARS = 2000  # longer input is cut: the model reads 256 tokens at most anyway
@@ -90,6 +90,12 @@ class Index:
         self.encoder = encoder
         self.sentence_vectors = sentence_vectors  # passage id -> (sentences, dim) float16, unit rows
         self._answers = AnswerFinder(self)
+
+    def use_scorer(self, path: str | Path) -> None:
+        """Answer with another scorer file (see ``scripts/train_answer_scorer.py``), e.g. to compare."""
+        from .answer import Scorer
+
+        self._answers = AnswerFinder(self, Scorer.load(path))
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -311,14 +317,15 @@ class Index:
         self.manifest = manifest
 
     # ------------------------------------------------------------------ querying
-    def search(self, question: str, k: int = 5, mode: str | Mode = "hybrid", *, fusion: str = "rrf") -> list[Hit]:
+    def search(self, question: str, k: int = 5, mode: str | Mode = "hybrid", *, fusion: str = "convex") -> list[Hit]:
         """The ``k`` best passages for ``question``.
 
         Args:
             question: plain-English question or keywords.
             k: how many passages to return (at least 1).
             mode: ``hybrid`` (dense + BM25), ``dense`` or ``bm25``.
-            fusion: ``rrf`` (reciprocal-rank fusion) or ``weighted`` (normalised scores).
+            fusion: ``convex`` (cosine + normalised BM25, the default), ``rrf``
+                (reciprocal-rank fusion) or ``weighted`` (min-max normalised scores).
 
         Raises:
             QuestionError: the question is empty or only whitespace.
@@ -329,7 +336,7 @@ class Index:
         query_vector = self.encode_query(question) if mode is not Mode.BM25 else None
         return self._search(question, k, mode, query_vector, fusion)
 
-    def _search(self, question: str, k: int, mode: Mode, query_vector: np.ndarray | None, fusion: str = "rrf") -> list[Hit]:
+    def _search(self, question: str, k: int, mode: Mode, query_vector: np.ndarray | None, fusion: str = "convex") -> list[Hit]:
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a whole number >= 1, got {k!r}")
         fetch = max(50, 4 * k)
@@ -338,17 +345,19 @@ class Index:
         if query_vector is not None and self.dense is not None:
             dense_ranked = self.dense.search(query_vector, fetch)[0]
         if mode in (Mode.BM25, Mode.HYBRID):
-            sparse_ranked = self.lexical.search(question, fetch)
+            sparse_ranked = self.lexical.search(matching_tokens(question), fetch)
         if mode is Mode.DENSE:
             fused = dense_ranked
         elif mode is Mode.BM25:
             fused = sparse_ranked
+        elif fusion == "convex":
+            fused = convex(dense_ranked, sparse_ranked)
         elif fusion == "weighted":
-            fused = weighted([dense_ranked, sparse_ranked], [0.6, 0.4])
+            fused = weighted([dense_ranked, sparse_ranked], [0.5, 0.5])
         elif fusion == "rrf":
             fused = rrf([dense_ranked, sparse_ranked])
         else:
-            raise ValueError(f"unknown fusion {fusion!r}; choose rrf or weighted")
+            raise ValueError(f"unknown fusion {fusion!r}; choose convex, rrf or weighted")
         dense_rank = {pid: r for r, (pid, _) in enumerate(dense_ranked, 1)}
         sparse_rank = {pid: r for r, (pid, _) in enumerate(sparse_ranked, 1)}
         return [
@@ -356,13 +365,14 @@ class Index:
             for pid, score in fused[:k]
         ]
 
-    def ask(self, question: str, k: int = 5, mode: str | Mode = "hybrid") -> Answer:
+    def ask(self, question: str, k: int = 5, mode: str | Mode = "hybrid", *, fusion: str = "convex") -> Answer:
         """The sentence that best answers ``question``, with citations, or a no-answer.
 
         Args:
             question: plain-English question.
             k: passages returned with the answer (answers come from the top 5 either way).
             mode: retrieval mode, as in :meth:`search`.
+            fusion: score fusion, as in :meth:`search`.
 
         Raises:
             QuestionError: the question is empty or only whitespace.
@@ -370,7 +380,7 @@ class Index:
         question = clean_question(question)
         mode = Mode.from_str(mode)
         query_vector = self.encode_query(question)
-        hits = self._search(question, max(k, 5), mode, query_vector if mode is not Mode.BM25 else None)
+        hits = self._search(question, max(k, 5), mode, query_vector if mode is not Mode.BM25 else None, fusion)
         return self._answers.answer(question, query_vector[0], hits, k)
 
     def encode_query(self, question: str) -> np.ndarray:

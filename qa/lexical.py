@@ -42,13 +42,13 @@ class BM25Store:
             self._docs.pop(int(pid), None)
         self._retriever = None
 
-    def query_ids(self, query: str) -> list[int]:
-        """The query's known token ids (unknown words cannot match anything)."""
-        return [self._vocab[t] for t in tokenize(query) if t in self._vocab]
+    def search(self, query: str | list[str], k: int) -> list[tuple[int, float]]:
+        """Top ``k`` (id, BM25 score) pairs with a positive score, best first.
 
-    def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """Top ``k`` (id, BM25 score) pairs with a positive score, best first."""
-        token_ids = self.query_ids(query)
+        ``query`` is text, or tokens already made by ``textutil.tokenize``.
+        """
+        tokens = tokenize(query) if isinstance(query, str) else query
+        token_ids = [self._vocab[t] for t in tokens if t in self._vocab]  # unknown words match nothing
         if not token_ids or not self._docs or k <= 0:
             return []
         scores = self._ensure_retriever().get_scores(token_ids)
@@ -58,11 +58,12 @@ class BM25Store:
         return [(int(self._row_ids[i]), float(scores[i])) for i in top if scores[i] > 0]
 
     def idf(self, token: str) -> float:
-        """Inverse document frequency of a (tokenised) word; 0 if unseen."""
-        tid = self._vocab.get(token)
-        if tid is None or not self._docs:
+        """Inverse document frequency of a (tokenised) word (BM25's formula); 0 for an empty store."""
+        if not self._docs:
             return 0.0
-        df = self._doc_freq()[tid] if tid < len(self._doc_freq()) else 0
+        tid = self._vocab.get(token)
+        # A word no passage contains is as rare as a word can be: it gets the highest idf.
+        df = self._doc_freq()[tid] if tid is not None and tid < len(self._doc_freq()) else 0
         n = len(self._docs)
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 

@@ -62,3 +62,32 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
         out.append(ch)
         index.append(i)
     return "".join(out), index
+
+
+# Generic nouns that name the *kind* of answer after "which"/"what" (question
+# classification in the style of Li & Roth): the answer sentence names the thing
+# itself ("Vietnam"), rarely the kind ("country").
+ANSWER_TYPE_NOUNS = frozenset(
+    """
+    country countries city cities state states nation town village place region province county continent
+    island river mountain year years month day date century decade era period time person people man woman
+    name names team company organization organisation group party language type kind sort form percentage
+    amount number role title position job profession field event building street
+    """.split()
+)
+_WH_HEAD = re.compile(r"\b(?:which|what)\s+(\w+)", re.I)
+
+
+def matching_tokens(question: str) -> list[str]:
+    """Question tokens that an answer sentence is expected to share.
+
+    A generic noun after "which"/"what" names the kind of answer ("which
+    *country*") while the answer sentence names the thing itself ("Vietnam"),
+    so that noun is left out.
+    """
+    tokens = tokenize(question)
+    head = _WH_HEAD.search(question)
+    if head and head.group(1).lower() in ANSWER_TYPE_NOUNS:
+        drop = set(tokenize(head.group(1)))
+        tokens = [t for t in tokens if t not in drop] or tokens
+    return tokens

@@ -29,20 +29,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.answer import Scorer  # noqa: E402
+from qa.answer import ANSWER_FEATURES, SENTENCE_FEATURES, Scorer  # noqa: E402
 from qa.encoder import SentenceTransformerEncoder  # noqa: E402
 from qa.fusion import Mode  # noqa: E402
 from qa.index import Index  # noqa: E402
 from qa.storage import write_json_atomic  # noqa: E402
-
-SENTENCE_FEATURES = (
-    "cosine", "cosine_gap", "overlap", "overlap_gap", "passage_rr", "dense_rr", "sparse_rr", "novel",
-    "log_words", "heading", "first", "is_when", "is_number", "is_who", "is_where",
-    "match_when", "match_number", "match_who", "match_where",
-)
-ANSWER_FEATURES = ("best_logit", "margin", "best_cosine", "best_overlap", "answer_cosine", "answer_overlap",
-                   "answer_match", "answer_other")
-
 
 def write_articles(articles: list[dict], folder: Path, heuristic: dict[str, int]) -> list[dict]:
     """Write each article like the squad_dev docs; return questions with gold offsets."""

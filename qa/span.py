@@ -1,0 +1,126 @@
+"""Find the short phrase inside an answer sentence that answers the question.
+
+Candidates are phrases of the sentence that the question does not already
+contain: runs of capitalised words (names, places), numbers with their unit,
+dates, and the stretches of new words between punctuation and question words.
+Each is scored by whether it is what the question type asks for (a date for
+"when", a number for "how many", a name for "who"/"where") and by how close it
+stands to the words the sentence shares with the question. The winner is
+returned as offsets into the sentence; the whole sentence is the fallback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .textutil import STOPWORDS, tokenize
+
+_WORD = re.compile(r"[\w$€£%][\w'’.,%-]*[\w%]|[\w$€£%]")
+_NUMBER = re.compile(r"^[$€£]?\d[\d,.]*%?$|^(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                     r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half|ninefold|tenfold|twice)$", re.I)
+_YEAR = re.compile(r"^(1[0-9]{3}|20[0-9]{2})s?$")
+_MONTH = re.compile(r"^(jan(uary)?|feb(ruary)?|march|april|may|june|july|aug(ust)?|sept?(ember)?|oct(ober)?|nov(ember)?|dec(ember)?)$", re.I)
+_NAME_GLUE = {"of", "the", "de", "von", "van", "da", "del", "and", "&"}
+_BREAK_WORDS = STOPWORDS | {"which", "who", "that", "whose", "where", "when", "while", "because", "although"}
+MAX_SPAN_WORDS = 8
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    start: int
+    end: int
+    in_question: bool
+
+    @property
+    def capitalised(self) -> bool:
+        return self.text[:1].isupper()
+
+
+def find_span(question: str, sentence: str, qtype: str) -> tuple[int, int]:
+    """``(start, end)`` of the answer phrase inside ``sentence`` (the whole sentence if none is better)."""
+    q_stems = set(tokenize(question))
+    q_lower = {w.lower() for w in re.findall(r"\w+", question)}
+    tokens = []
+    for m in _WORD.finditer(sentence):
+        text = m.group(0).rstrip(".,")
+        stems = tokenize(text)
+        in_q = text.lower() in q_lower or bool(stems) and all(s in q_stems for s in stems)
+        tokens.append(_Token(text, m.start(), m.start() + len(text), in_q))
+    if not tokens:
+        return 0, len(sentence)
+    best, best_score = None, 0.0
+    anchors = [i for i, t in enumerate(tokens) if t.in_question and t.text.lower() not in STOPWORDS]
+    for i, j, kind in _candidates(tokens, sentence):
+        words = tokens[i:j]
+        if any(t.in_question for t in words) or all(t.text.lower() in STOPWORDS for t in words):
+            continue
+        score = _type_score(kind, qtype)
+        if anchors:
+            distance = min(min(abs(a - i), abs(a - (j - 1))) for a in anchors)
+            score += 1.0 / (1.0 + distance)
+        score -= 0.05 * max(0, len(words) - 3)
+        if best is None or score > best_score:
+            best, best_score = (words[0].start, words[-1].end), score
+    return best if best is not None else (0, len(sentence))
+
+
+def _candidates(tokens: list[_Token], sentence: str) -> list[tuple[int, int, str]]:
+    out: list[tuple[int, int, str]] = []
+    n = len(tokens)
+    i = 0
+    while i < n:  # capitalised runs, allowing "of"/"the" inside: "University of Notre Dame"
+        if tokens[i].capitalised and not _NUMBER.match(tokens[i].text):
+            j = i + 1
+            while j < n and (tokens[j].capitalised or (tokens[j].text.lower() in _NAME_GLUE and j + 1 < n and tokens[j + 1].capitalised)):
+                if _gap_has_break(sentence, tokens[j - 1], tokens[j]):
+                    break
+                j += 1
+            if j - i <= MAX_SPAN_WORDS:
+                out.append((i, j, "name"))
+            i = j
+        else:
+            i += 1
+    for i, t in enumerate(tokens):  # numbers, with what they count: "24 years", "$3.5 million"
+        if _YEAR.match(t.text) or _MONTH.match(t.text):
+            j = i + 1
+            while j < n and j - i < 4 and (_YEAR.match(tokens[j].text) or _NUMBER.match(tokens[j].text) or _MONTH.match(tokens[j].text)):
+                j += 1
+            start = i - 1 if i > 0 and (_MONTH.match(tokens[i - 1].text) or re.fullmatch(r"\d{1,2}", tokens[i - 1].text)) else i
+            out.append((start, j, "date"))
+        elif _NUMBER.match(t.text):
+            j = i + 1
+            while j < n and j - i < 3 and (_NUMBER.match(tokens[j].text) or tokens[j].text.lower() not in _BREAK_WORDS) \
+                    and not _gap_has_break(sentence, tokens[j - 1], tokens[j]):
+                j += 1
+            out.append((i, j, "number"))
+    i = 0
+    while i < n:  # stretches of new words between punctuation and question words
+        if tokens[i].in_question or tokens[i].text.lower() in _BREAK_WORDS:
+            i += 1
+            continue
+        j = i + 1
+        while j < n and not tokens[j].in_question and tokens[j].text.lower() not in _BREAK_WORDS \
+                and not _gap_has_break(sentence, tokens[j - 1], tokens[j]):
+            j += 1
+        if j - i <= MAX_SPAN_WORDS:
+            out.append((i, j, "phrase"))
+        i = j
+    return out
+
+
+def _gap_has_break(sentence: str, left: _Token, right: _Token) -> bool:
+    return bool(re.search(r"[,;:()\"“”]|\s[-–—]\s", sentence[left.end : right.start]))
+
+
+def _type_score(kind: str, qtype: str) -> float:
+    table = {
+        "when": {"date": 2.0, "number": 0.5},
+        "number": {"number": 2.0, "date": 0.8},
+        "who": {"name": 2.0},
+        "where": {"name": 2.0},
+    }
+    if qtype in table:
+        return table[qtype].get(kind, 0.0)
+    return {"name": 0.6, "phrase": 0.5, "number": 0.4, "date": 0.4}[kind]

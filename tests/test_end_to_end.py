@@ -1,0 +1,69 @@
+"""End to end with the real model: docs_src/ and seed_dev.jsonl, through the API and `qa eval`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+from qa.evaluate import contains_answer, load_rows
+from qa.index import Index
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
+SQUAD_DOCS = ROOT.parent / "shared" / "eval" / "squad_dev" / "docs"
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def seed_index(tmp_path_factory: pytest.TempPathFactory, real_encoder) -> Index:  # type: ignore[no-untyped-def]
+    if not SEED.exists():
+        pytest.fail(f"shared eval data missing: {SEED}")
+    docs = tmp_path_factory.mktemp("docs")
+    shutil.copytree(ROOT / "docs_src", docs, dirs_exist_ok=True)
+    return Index.build(docs, tmp_path_factory.mktemp("index"), encoder=real_encoder)
+
+
+@pytest.mark.parametrize("row", load_rows(SEED) if SEED.exists() else [], ids=lambda r: r.question[:40])
+def test_seed_question(seed_index: Index, row) -> None:  # type: ignore[no-untyped-def]
+    answer = seed_index.ask(row.question)
+    if not row.answers:
+        assert not answer.found, f"expected a no-answer, got {answer.text!r}"
+        assert answer.hits, "a no-answer still shows the passages it looked at"
+        return
+    assert answer.found, f"no answer for {row.question!r}"
+    assert contains_answer(answer.text, row.answers), f"{answer.text!r} lacks {row.answers}"
+    citation = answer.citations[0]
+    original = (ROOT / "docs_src" / citation.doc).read_text(encoding="utf-8-sig")
+    assert original[citation.start : citation.end] == citation.text == answer.text
+    assert original[citation.passage_start : citation.passage_end] == citation.passage_text
+    assert citation.passage_start <= citation.start < citation.end <= citation.passage_end
+
+
+def test_cli_eval_on_seed_reaches_the_issue_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str], real_encoder) -> None:  # type: ignore[no-untyped-def]
+    code = main(["eval", "--docs", str(ROOT / "docs_src"), "--qa", str(SEED), "--index", str(tmp_path / "ix"), "--json"])
+    assert code == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert metrics["questions"] == 12 and metrics["answerable"] == 10
+    assert metrics["answer_accuracy"] == 1.0
+    assert metrics["no_answer_accuracy"] == 1.0
+    assert metrics["false_no_answer_rate"] == 0.0
+
+
+def test_touching_one_squad_document_reembeds_only_it(tmp_path: Path, real_encoder) -> None:  # type: ignore[no-untyped-def]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("Super_Bowl_50.txt", "Chloroplast.txt"):
+        shutil.copy(SQUAD_DOCS / name, docs / name)
+    index = Index.build(docs, tmp_path / "ix", encoder=real_encoder)
+    before = len(index.passages)
+    path = docs / "Chloroplast.txt"
+    path.write_text(path.read_text(encoding="utf-8") + "\n\nChloroplasts were first described in this test.\n", encoding="utf-8")
+    report = Index.open(tmp_path / "ix", encoder=real_encoder).update(docs)
+    assert report.changed == ["Chloroplast.txt"] and report.unchanged == ["Super_Bowl_50.txt"]
+    chloroplast_passages = len(Index.open(tmp_path / "ix", encoder=real_encoder).manifest["documents"]["Chloroplast.txt"]["passages"])
+    assert report.passages_embedded == chloroplast_passages < before
