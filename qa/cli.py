@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap-chars", type=_non_negative_int, default=None, help="overlap between windows of a long paragraph (default 200)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--no-onnx", action="store_true", help="do not export the torch-free query encoder (index/onnx/)")
 
     for name, help_text in (("ask", "answer a question with a quoted sentence and its citation"), ("search", "list the passages that best match a question")):
         p = sub.add_parser(name, help=help_text)
@@ -119,7 +120,13 @@ def cmd_index(args: argparse.Namespace) -> int:
         except Exception:  # noqa: BLE001
             base = Settings()
         settings = base.with_overrides(model=args.model, passage_chars=args.passage_chars, overlap_chars=args.overlap_chars)
-    Index.build(docs, args.index, settings, rebuild=args.rebuild, progress=not args.quiet, on_report=_print_report)
+    index = Index.build(docs, args.index, settings, rebuild=args.rebuild, progress=not args.quiet, on_report=_print_report)
+    if not args.no_onnx:
+        from .encoder import SentenceTransformerEncoder
+        from .onnx_encoder import export_onnx
+
+        if isinstance(index.encoder, SentenceTransformerEncoder):
+            print(export_onnx(index.encoder, args.index))
     return 0
 
 
@@ -245,4 +252,12 @@ def _shorten(text: str, width: int = 160) -> str:
 
 def main_entry() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # `qa ask ... | head`: the reader left; that is not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    sys.exit(code)

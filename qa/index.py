@@ -131,7 +131,11 @@ class Index:
                 f"index at {index_dir} is inconsistent ({len(passages)} passages, {len(dense)} vectors, "
                 f"{len(lexical)} BM25 rows); rebuild with `qa index --rebuild`"
             )
-        return cls(index_dir, manifest, passages, dense, lexical, encoder or make_encoder(settings["model"]), sentence_vectors)
+        if encoder is None:
+            from .onnx_encoder import load_query_encoder
+
+            encoder = load_query_encoder(index_dir, settings["model"]) or make_encoder(settings["model"])
+        return cls(index_dir, manifest, passages, dense, lexical, encoder, sentence_vectors)
 
     @classmethod
     def build(
@@ -271,7 +275,8 @@ class Index:
                 )
                 next_id += 1
         texts, spans = zip(*(embedding_input(p) for p in new_passages)) if new_passages else ((), ())
-        vectors, sentence_vectors = encode_with_sentences(self.encoder, list(texts), list(spans), progress=progress)
+        embedder = make_encoder(self.settings.model) if getattr(self.encoder, "query_only", False) else self.encoder
+        vectors, sentence_vectors = encode_with_sentences(embedder, list(texts), list(spans), progress=progress)
         report.passages_embedded = len(new_passages)
         if self.dense is None:
             self.dense = FaissStore(self.encoder.dim)

@@ -24,6 +24,13 @@ _MONTH = re.compile(r"^(jan(uary)?|feb(ruary)?|march|april|may|june|july|aug(ust
 _NAME_GLUE = {"of", "the", "de", "von", "van", "da", "del", "and", "&"}
 _BREAK_WORDS = STOPWORDS | {"which", "who", "that", "whose", "where", "when", "while", "because", "although"}
 MAX_SPAN_WORDS = 8
+# Words that typically introduce the answer of each question type.
+_LEAD_WORDS = {
+    "where": {"in", "at", "to", "from", "near", "into", "across"},
+    "when": {"in", "on", "since", "by", "until", "during", "from"},
+    "who": {"by", "leader", "president", "named", "called"},
+    "number": {"about", "around", "nearly", "over", "than", "of", "to"},
+}
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ def find_span(question: str, sentence: str, qtype: str) -> tuple[int, int]:
         if any(t.in_question for t in words) or all(t.text.lower() in STOPWORDS for t in words):
             continue
         score = _type_score(kind, qtype)
+        if i > 0 and tokens[i - 1].text.lower() in _LEAD_WORDS.get(qtype, ()):
+            score += 0.75  # "in Vietnam", "by Kim Jong Un", "since 1961"
         if anchors:
             distance = min(min(abs(a - i), abs(a - (j - 1))) for a in anchors)
             score += 1.0 / (1.0 + distance)

@@ -1,0 +1,68 @@
+"""The torch-free query encoder gives the same embeddings as sentence-transformers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.index import Index
+from qa.onnx_encoder import MIN_COSINE, OnnxQueryEncoder, export_onnx, load_query_encoder
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory, real_encoder) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
+    pytest.importorskip("onnx", reason="onnx is a declared dependency; install the package to export")
+    docs = tmp_path_factory.mktemp("docs")
+    shutil.copytree(ROOT / "docs_src", docs, dirs_exist_ok=True)
+    index_dir = tmp_path_factory.mktemp("index")
+    Index.build(docs, index_dir, encoder=real_encoder)
+    status = export_onnx(real_encoder, index_dir)
+    assert status.startswith("ONNX query encoder exported"), status
+    return docs, index_dir
+
+
+def _test_texts() -> list[str]:
+    texts = [json.loads(line)["question"] for line in (ROOT.parent / "shared/eval/seed_dev.jsonl").open()]
+    squad = ROOT.parent / "shared/eval/squad_dev/qa.jsonl"
+    texts += [json.loads(line)["question"] for line in list(squad.open())[::150]]
+    texts += [(ROOT / "docs_src/putin_north_korea_visit.txt").read_text(encoding="utf-8")[:900], "", "Ünïcödé ✓ 東京 2024"]
+    return texts
+
+
+def test_onnx_embeddings_match_sentence_transformers(exported, real_encoder) -> None:  # type: ignore[no-untyped-def]
+    _, index_dir = exported
+    onnx_encoder = load_query_encoder(index_dir, real_encoder.name)
+    assert isinstance(onnx_encoder, OnnxQueryEncoder)
+    texts = _test_texts()
+    cosines = (onnx_encoder.encode(texts, batch_size=8) * real_encoder.encode(texts)).sum(axis=1)
+    assert len(texts) > 40
+    assert cosines.min() >= MIN_COSINE, f"worst text: {texts[int(np.argmin(cosines))]!r}"
+
+
+def test_open_uses_the_export_and_still_updates_with_the_real_model(exported, real_encoder) -> None:  # type: ignore[no-untyped-def]
+    docs, index_dir = exported
+    index = Index.open(index_dir)
+    assert isinstance(index.encoder, OnnxQueryEncoder)
+    answer = index.ask("Who invited Putin to North Korea?")
+    assert "Kim Jong Un" in answer.text
+    (docs / "extra.txt").write_text("The lighthouse keeper of Varna was named Petar Ivanov.\n", encoding="utf-8")
+    report = index.update(docs)
+    assert report.added == ["extra.txt"] and report.passages_embedded == 1
+    assert "Petar Ivanov" in Index.open(index_dir).ask("Who was the lighthouse keeper of Varna?").text
+
+
+def test_a_stale_or_damaged_export_is_ignored(exported, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, index_dir = exported
+    assert load_query_encoder(index_dir, "some-other-model") is None
+    copy = tmp_path / "ix"
+    shutil.copytree(index_dir, copy)
+    with open(copy / "onnx" / "model.onnx", "r+b") as fh:
+        fh.truncate(1000)
+    assert load_query_encoder(copy, json.loads((copy / "onnx/config.json").read_text())["model"]) is None
