@@ -275,8 +275,11 @@ class Index:
                 )
                 next_id += 1
         texts, spans = zip(*(embedding_input(p) for p in new_passages)) if new_passages else ((), ())
-        embedder = make_encoder(self.settings.model) if getattr(self.encoder, "query_only", False) else self.encoder
-        vectors, sentence_vectors = encode_with_sentences(embedder, list(texts), list(spans), progress=progress)
+        if new_passages:  # removals alone need no model at all
+            embedder = make_encoder(self.settings.model) if getattr(self.encoder, "query_only", False) else self.encoder
+            vectors, sentence_vectors = encode_with_sentences(embedder, list(texts), list(spans), progress=progress)
+        else:
+            vectors, sentence_vectors = None, []
         report.passages_embedded = len(new_passages)
         if self.dense is None:
             self.dense = FaissStore(self.encoder.dim)
@@ -286,7 +289,8 @@ class Index:
         for pid in stale:
             del self.passages[pid]
             self.sentence_vectors.pop(pid, None)
-        self.dense.add([p.id for p in new_passages], vectors)
+        if vectors is not None:
+            self.dense.add([p.id for p in new_passages], vectors)
         self.lexical.add([p.id for p in new_passages], list(texts))
         self.passages.update({p.id: p for p in new_passages})
         self.sentence_vectors.update({p.id: v.astype(np.float16) for p, v in zip(new_passages, sentence_vectors)})

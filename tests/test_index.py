@@ -497,3 +497,17 @@ def test_retry_after_a_failed_update_on_the_same_object_writes_the_changes(
     report = built_index.update(docs_dir)
     assert report.added == ["new.txt"]
     assert "new.txt" in Index.open(index_dir).documents
+
+
+class _NoModel(HashEncoder):
+    """An encoder that fails if anything is encoded: stands for a model that must not load."""
+
+    def encode(self, texts, *, batch_size: int = 64, progress: bool = False):  # type: ignore[no-untyped-def]
+        raise AssertionError(f"the model was asked to encode {len(texts)} texts")
+
+
+def test_removing_a_document_never_calls_the_model(built_index: Index, docs_dir: Path, index_dir: Path) -> None:
+    (docs_dir / "history.txt").unlink()
+    report = Index.open(index_dir, encoder=_NoModel()).update(docs_dir)
+    assert report.removed == ["history.txt"] and report.passages_embedded == 0
+    assert "history.txt" not in Index.open(index_dir).documents
