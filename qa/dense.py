@@ -15,6 +15,9 @@ from .errors import IndexCorruptError
 from .storage import atomic_path
 
 
+SINGLE_THREAD_BATCH = 4  # query batches up to this size search on one thread
+
+
 class VectorStore(Protocol):
     dim: int
 
@@ -54,7 +57,18 @@ class FaissStore:
         """Top ``k`` (id, cosine) pairs for each query vector, best first."""
         if len(self) == 0 or k <= 0:
             return [[] for _ in range(len(queries))]
-        scores, ids = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, len(self)))
+        import faiss
+
+        # One question at a time: FAISS's OpenMP threads only fight the query
+        # encoder's threads for the two cores (measured at 100k passages:
+        # 31 ms with all threads, about 6 ms with one; bench/query.py).
+        threads = faiss.omp_get_max_threads()
+        if len(queries) <= SINGLE_THREAD_BATCH:
+            faiss.omp_set_num_threads(1)
+        try:
+            scores, ids = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, len(self)))
+        finally:
+            faiss.omp_set_num_threads(threads)
         return [
             [(int(i), float(s)) for i, s in zip(id_row, score_row) if i >= 0]
             for id_row, score_row in zip(ids, scores)
