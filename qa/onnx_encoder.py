@@ -12,6 +12,7 @@ sentence-transformers (sentence vectors need its token embeddings).
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -121,7 +122,8 @@ def export_onnx(encoder, index_dir: str | Path) -> str:  # type: ignore[no-untyp
     folder.mkdir(parents=True, exist_ok=True)
     sample = model.tokenizer(list(PROBES[:2]), return_tensors="pt", padding=True)
     dynamic = {0: "batch", 1: "tokens"}
-    with atomic_path(folder / "model.onnx") as tmp, torch.no_grad():
+    with atomic_path(folder / "model.onnx") as tmp, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about constants; the probe check below is what counts
         torch.onnx.export(
             _Wrapper(transformer), (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]), str(tmp),
             input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["last_hidden_state"],
