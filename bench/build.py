@@ -1,0 +1,58 @@
+"""Build cost against its floor: the model's own `encode` of the same passage texts.
+
+    .venv/bin/python bench/build.py [--articles 13]
+
+Indexes squad_dev articles with `Index.build` and, in the same process and
+with the same loaded model, times `SentenceTransformer.encode` of exactly the
+passage texts the index embedded. The difference is docqa's own cost:
+reading, splitting, tokenising for BM25, pooling sentence vectors, writing
+files. Writes bench/results/build.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SQUAD = ROOT.parent / "shared" / "eval" / "squad_dev" / "docs"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--articles", type=int, default=13)
+    args = parser.parse_args()
+    from qa.encoder import SentenceTransformerEncoder
+    from qa.index import Index, embedding_input
+
+    work = Path(tempfile.mkdtemp(prefix="qa-build-"))
+    docs = work / "docs"
+    docs.mkdir()
+    for path in sorted(SQUAD.glob("*.txt"))[: args.articles]:
+        shutil.copy(path, docs / path.name)
+    encoder = SentenceTransformerEncoder()
+    encoder.encode(["warm up the model"])
+    started = time.perf_counter()
+    index = Index.build(docs, work / "index", encoder=encoder)
+    build = time.perf_counter() - started
+    texts = [embedding_input(index.passages[pid])[0] for pid in sorted(index.passages)]
+    started = time.perf_counter()
+    encoder._load().encode(texts, batch_size=64)
+    floor = time.perf_counter() - started
+    result = {"articles": args.articles, "passages": len(texts), "build_s": round(build, 2),
+              "encode_floor_s": round(floor, 2), "overhead": round(build / floor - 1, 3)}
+    out = ROOT / "bench" / "results" / "build.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
