@@ -67,3 +67,14 @@ def test_touching_one_squad_document_reembeds_only_it(tmp_path: Path, real_encod
     assert report.changed == ["Chloroplast.txt"] and report.unchanged == ["Super_Bowl_50.txt"]
     chloroplast_passages = len(Index.open(tmp_path / "ix", encoder=real_encoder).manifest["documents"]["Chloroplast.txt"]["passages"])
     assert report.passages_embedded == chloroplast_passages < before
+
+
+@pytest.mark.slow
+def test_full_squad_dev_reaches_the_issue_numbers(tmp_path: Path, real_encoder) -> None:  # type: ignore[no-untyped-def]
+    """Minutes long: run with `pytest -m slow`. The issue's floor, not the measured value (README "Quality")."""
+    from qa.evaluate import evaluate
+
+    index = Index.build(SQUAD_DOCS, tmp_path / "ix", encoder=real_encoder)
+    metrics = evaluate(index, load_rows(SQUAD_DOCS.parent / "qa.jsonl"))
+    assert metrics["hit@5"] >= 0.95
+    assert metrics["answer_accuracy"] >= 0.65
