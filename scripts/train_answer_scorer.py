@@ -36,8 +36,16 @@ from qa.index import Index  # noqa: E402
 from qa.storage import write_json_atomic  # noqa: E402
 
 def write_articles(articles: list[dict], folder: Path, heuristic: dict[str, int]) -> list[dict]:
-    """Write each article like the squad_dev docs; return questions with gold offsets."""
+    """Write each article like the squad_dev docs; return questions with gold offsets.
+
+    Files of other runs are removed first: a stale article in the distractor
+    half would make its "unanswerable" questions answerable.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    wanted = {f"{a['title']}.txt" for a in articles}
+    for stale in folder.glob("*.txt"):
+        if stale.name not in wanted:
+            stale.unlink()
     questions = []
     for article in articles:
         name = f"{article['title']}.txt"
