@@ -11,7 +11,7 @@ answerable training questions get a no-answer.
 
 Only SQuAD *train* articles are used (disjoint from the dev articles that
 ``qa eval`` is measured on). Usage:
-    .venv/bin/python scripts/train_answer_scorer.py --articles 60
+    .venv/bin/python scripts/train_answer_scorer.py
 """
 
 from __future__ import annotations
@@ -87,9 +87,9 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, weight: np.ndar
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", default=str(ROOT.parent / "shared/train/squad_v1.1_train.json.gz"))
-    parser.add_argument("--articles", type=int, default=60, help="articles used (half answerable, half as distractors)")
-    parser.add_argument("--questions", type=int, default=3000, help="answerable training questions")
-    parser.add_argument("--unanswerable", type=int, default=1500)
+    parser.add_argument("--articles", type=int, default=100, help="articles used (half answerable, half as distractors)")
+    parser.add_argument("--questions", type=int, default=5000, help="answerable training questions")
+    parser.add_argument("--unanswerable", type=int, default=2500)
     parser.add_argument("--false-no-answer", type=float, default=0.07, help="target false no-answer rate on train")
     parser.add_argument("--work", default="/tmp/qa-train")
     parser.add_argument("--seed", type=int, default=13)
