@@ -492,7 +492,10 @@ NEW_DOC = ("Quillsby Lantern Festival\n\n"
 @pytest.mark.model
 def test_chat_page_in_chromium(server: Server, tmp_path: Path) -> None:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium); the browser test needs Debian's chromium")
+        message = f"{CHROMIUM} is not installed (apt-get install -y chromium); the browser test needs Debian's chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI installs it (scripts/test.sh): a missing browser there is a failure
+        pytest.skip(message)
     from playwright.sync_api import expect, sync_playwright
 
     question = "Who invited Putin to North Korea?"
