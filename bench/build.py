@@ -12,7 +12,6 @@ files. Writes bench/results/build.json.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -21,6 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results_file import save_result  # noqa: E402
 SQUAD = ROOT.parent / "shared" / "eval" / "squad_dev" / "docs"
 
 
@@ -47,10 +49,7 @@ def main() -> int:
     floor = time.perf_counter() - started
     result = {"articles": args.articles, "passages": len(texts), "build_s": round(build, 2),
               "encode_floor_s": round(floor, 2), "overhead": round(build / floor - 1, 3)}
-    out = ROOT / "bench" / "results" / "build.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(json.dumps(result))
+    save_result("build", result)
     return 0
 
 

@@ -12,8 +12,6 @@ bench/results/incremental.json.
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import sys
 import tempfile
 import time
@@ -21,6 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results_file import save_result  # noqa: E402
 SQUAD = ROOT.parent / "shared" / "eval" / "squad_dev" / "docs"
 
 
@@ -52,10 +53,7 @@ def main() -> int:
     update = time.perf_counter() - started
     result = {"passages": len(index.passages), "documents": len(index.documents), "first_build_s": round(first, 1),
               "changed": report.changed, "passages_embedded": report.passages_embedded, "update_s": round(update, 2)}
-    out = ROOT / "bench" / "results" / "incremental.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(json.dumps(result))
+    save_result("incremental", result)
     return 0
 
 

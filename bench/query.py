@@ -113,9 +113,9 @@ def main() -> int:
                              capture_output=True, text=True, check=True).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
-    path = ROOT / "bench" / "results" / "query.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1))
+    from results_file import save_result
+
+    save_result("query", results, echo=False)
     return 0
 
 

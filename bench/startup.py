@@ -11,7 +11,6 @@ compare the medians of one run.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -20,6 +19,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results_file import save_result  # noqa: E402
 QA = [sys.executable, "-m", "qa"]
 
 
@@ -50,10 +53,7 @@ def main() -> int:
         "qa_ask_sentence_transformers_s": round(statistics.median(timed([*QA, "ask", question, "--index", str(work / "plain")], max(3, args.runs // 2))), 3),
         "runs": args.runs,
     }
-    out = ROOT / "bench" / "results" / "startup.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
-    print(json.dumps(results))
+    save_result("startup", results)
     return 0
 
 

@@ -35,7 +35,7 @@ from .ingest import IngestResult, Skipped, read_folder
 from .manifest import FORMAT_VERSION, checksums_for, commit_manifest, read_manifest, verify_files
 from .storage import atomic_path
 from .textutil import matching_tokens, normalize_whitespace, normalize_with_offsets
-from .types import Answer, Document, Hit, Passage
+from .types import Answer, Hit, Passage
 
 MAX_QUESTION_CHARS = 2000  # longer input is cut: the model reads 256 tokens at most anyway
 

@@ -488,14 +488,16 @@ NEW_DOC = ("Quillsby Lantern Festival\n\n"
            "Every October, hundreds of paper lanterns float down the river past the old mill.\n")
 
 
+NO_CHROMIUM = f"{CHROMIUM} is not installed (apt-get install -y chromium); the browser test needs Debian's chromium"
+
+
 @pytest.mark.browser
 @pytest.mark.model
+# Skipped only outside CI: CI installs chromium (scripts/test.sh), so there a missing browser fails.
+@pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason=NO_CHROMIUM)
 def test_chat_page_in_chromium(server: Server, tmp_path: Path) -> None:
     if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is not installed (apt-get install -y chromium); the browser test needs Debian's chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI installs it (scripts/test.sh): a missing browser there is a failure
-        pytest.skip(message)
+        pytest.fail(NO_CHROMIUM)
     from playwright.sync_api import expect, sync_playwright
 
     question = "Who invited Putin to North Korea?"
