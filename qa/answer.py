@@ -232,4 +232,6 @@ def _citation(candidate: Candidate, confidence: float, span: tuple[int, int]) ->
         passage_text=p.text,
         span_start=candidate.start + span[0],
         span_end=candidate.start + span[1],
+        page=p.page,
+        section=p.section,
     )

@@ -482,6 +482,10 @@ def _write_passages(path: Path, passages: dict[int, Passage]) -> None:
                 p = passages[pid]
                 row = {"id": p.id, "doc": p.doc, "number": p.number, "start": p.start, "end": p.end,
                        "text": p.text, "sentences": [list(s) for s in p.sentences]}
+                if p.page is not None:
+                    row["page"] = p.page
+                if p.section:
+                    row["section"] = list(p.section)
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
@@ -494,6 +498,7 @@ def _read_passages(path: Path) -> dict[int, Passage]:
                 passages[row["id"]] = Passage(
                     row["id"], row["doc"], row["number"], row["start"], row["end"], row["text"],
                     tuple((s, e) for s, e in row["sentences"]),
+                    row.get("page"), tuple(row.get("section", ())),
                 )
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise IndexCorruptError(f"passage file {path} is corrupted or truncated ({exc}); rebuild with `qa index --rebuild`") from None

@@ -24,6 +24,9 @@ class Passage:
     ``number`` counts passages within the document (0-based) and is what a
     citation shows; ``id`` is the index-wide id shared by the vector and
     lexical stores. ``sentences`` are absolute ``(start, end)`` spans.
+    ``page`` (1-based, PDFs) and ``section`` (the heading path, Markdown,
+    HTML and Word) say where a person would look; a passage never spans two
+    pages or two sections.
     """
 
     id: int
@@ -33,9 +36,25 @@ class Passage:
     end: int
     text: str
     sentences: tuple[tuple[int, int], ...] = ()
+    page: int | None = None
+    section: tuple[str, ...] = ()
+
+    @property
+    def location(self) -> str:
+        return format_location(self.doc, self.page, self.section)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def format_location(doc: str, page: int | None = None, section: tuple[str, ...] = ()) -> str:
+    """How a citation names its place: ``report.pdf, p. 4`` or ``guide.md > Installation > Linux``."""
+    where = doc
+    if page is not None:
+        where += f", p. {page}"
+    if section:
+        where += " > " + " > ".join(section)
+    return where
 
 
 @dataclass(frozen=True)
@@ -67,6 +86,9 @@ class Hit:
         return {
             "doc": self.doc,
             "passage": self.passage.number,
+            "page": self.passage.page,
+            "section": list(self.passage.section),
+            "location": self.passage.location,
             "start": self.start,
             "end": self.end,
             "score": self.score,
@@ -96,13 +118,20 @@ class Citation:
     passage_text: str
     span_start: int
     span_end: int
+    page: int | None = None
+    section: tuple[str, ...] = ()
 
     @property
     def span_text(self) -> str:
         return self.text[self.span_start - self.start : self.span_end - self.start]
 
+    @property
+    def location(self) -> str:
+        """``report.pdf, p. 4`` / ``guide.md > Installation > Linux`` / ``notes.txt``."""
+        return format_location(self.doc, self.page, self.section)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "section": list(self.section), "location": self.location}
 
 
 @dataclass(frozen=True)
