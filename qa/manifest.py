@@ -18,7 +18,7 @@ from typing import Any
 from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from .storage import sha256_file, write_json_atomic
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: passage table, BM25 score matrix on disk, IVF vectors for large indexes
 MANIFEST = "manifest.json"
 _GENERATION_PREFIXES = ("passages-", "vectors-", "lexical-", "sentences-")
 VERIFY_HASH_BYTES = 64 * 1024 * 1024  # hash every file on open below this total size
@@ -44,14 +44,14 @@ def read_manifest(index_dir: str | Path) -> dict[str, Any]:
         raise IndexCorruptError(f"{path} is unreadable ({exc}); rebuild with `qa index --rebuild`") from None
     if not isinstance(manifest, dict) or "format" not in manifest:
         raise IndexCorruptError(f"{path} is not a docqa manifest; rebuild with `qa index --rebuild`")
+    for key in ("settings", "documents", "files", "checksums", "next_id"):  # every format has these
+        if key not in manifest:
+            raise IndexCorruptError(f"{path} lacks {key!r}; rebuild with `qa index --rebuild`")
     if manifest["format"] != FORMAT_VERSION:
         raise IndexMismatchError(
             f"index at {index_dir} has format version {manifest['format']}, this docqa reads version "
             f"{FORMAT_VERSION}: rebuild it with `qa index --rebuild`"
         )
-    for key in ("settings", "documents", "files", "checksums", "next_id"):
-        if key not in manifest:
-            raise IndexCorruptError(f"{path} lacks {key!r}; rebuild with `qa index --rebuild`")
     return manifest
 
 

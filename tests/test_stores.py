@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from qa.dense import FaissStore
+from qa.dense import FaissStore, cells_for
 from qa.errors import IndexCorruptError
 from qa.fusion import RRF_K, Mode, rrf, weighted
+from qa.lexical import FILES as LEXICAL_FILES
 from qa.lexical import BM25Store
+from qa.types import Passage
 
 
 def unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
@@ -190,10 +193,10 @@ def test_bm25_saved_files_are_not_pickles(tmp_path: Path) -> None:
     bm25_store().save(tmp_path / "lex")
     for npy in sorted((tmp_path / "lex").glob("*.npy")):
         np.load(npy, allow_pickle=False)  # raises if an object array were stored
-    assert sorted(p.name for p in (tmp_path / "lex").iterdir()) == ["ids.npy", "offsets.npy", "tokens.npy", "vocab.json"]
+    assert sorted(p.name for p in (tmp_path / "lex").iterdir()) == sorted(LEXICAL_FILES)
 
 
-@pytest.mark.parametrize("name", ["vocab.json", "ids.npy", "offsets.npy", "tokens.npy"])
+@pytest.mark.parametrize("name", LEXICAL_FILES)
 @pytest.mark.parametrize("damage", ["truncate", "empty", "missing"])
 def test_bm25_corrupted_files_raise_index_corrupt(tmp_path: Path, name: str, damage: str) -> None:
     folder = tmp_path / "lex"
@@ -264,3 +267,236 @@ def test_mode_from_str_lists_valid_values() -> None:
     with pytest.raises(ValueError, match="choose one of: hybrid, dense, bm25") as info:
         Mode.from_str("fuzzy")
     assert "'fuzzy'" in str(info.value)
+
+
+# ---------------------------------------------------------------- FaissStore: exact -> IVF by size
+
+
+def test_cells_for_grows_with_the_store_and_keeps_40_vectors_per_cell() -> None:
+    assert cells_for(10) == 1
+    assert cells_for(1000) == 25  # 4 * sqrt(1000) ~ 128 cells would hold 8 vectors each
+    assert cells_for(1_000_000) == 4096
+    sizes = [cells_for(n) for n in (10_000, 100_000, 1_000_000, 10_000_000)]
+    assert sizes == sorted(sizes)
+
+
+def test_faiss_store_switches_to_ivf_past_its_limit_and_stays_correct(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    vectors = unit_rows(rng, 1200, 16)
+    ids = np.arange(1200, dtype=np.int64) * 7 + 3
+    queries = unit_rows(rng, 6, 16)
+    # nprobe >= cells makes IVF search every cell, i.e. exact: results must equal brute force.
+    store = FaissStore(16, exact_limit=400, nprobe=10_000)
+    store.add(ids[:400].tolist(), vectors[:400])
+    assert store.kind == "exact" and not store.is_approximate
+    store.add(ids[400:].tolist(), vectors[400:])  # crosses the limit: trains IVF on what it holds
+    assert store.is_approximate and store.kind == f"ivf{cells_for(1200)}"
+    assert len(store) == 1200
+    assert_same_results(store.search(queries, 10), brute_force(vectors, ids, queries, 10))
+
+    removed = ids[::3]
+    store.remove(removed.tolist())
+    extra = unit_rows(rng, 50, 16)
+    extra_ids = np.arange(50, dtype=np.int64) + 100_000
+    store.add(extra_ids.tolist(), extra)
+    keep = ~np.isin(ids, removed)
+    all_vectors, all_ids = np.concatenate([vectors[keep], extra]), np.concatenate([ids[keep], extra_ids])
+    assert store.is_approximate and len(store) == len(all_ids)
+    assert_same_results(store.search(queries, 20), brute_force(all_vectors, all_ids, queries, 20))
+    got_ids, got_vectors = store.vectors()
+    order = np.argsort(all_ids)
+    assert np.array_equal(got_ids, all_ids[order]) and np.allclose(got_vectors, all_vectors[order])
+
+    store.save(tmp_path / "v.faiss")
+    loaded = FaissStore.load(tmp_path / "v.faiss", 16, nprobe=10_000)
+    assert loaded.kind == store.kind and len(loaded) == len(store)
+    assert_same_results(loaded.search(queries, 20), store.search(queries, 20))
+    loaded.add([555_555], queries[:1])  # a loaded IVF store keeps growing
+    assert loaded.search(queries[:1], 1)[0][0][0] == 555_555
+
+
+def test_faiss_store_ivf_with_few_probes_finds_near_duplicates() -> None:
+    rng = np.random.default_rng(9)
+    vectors = unit_rows(rng, 2000, 32)
+    store = FaissStore(32, exact_limit=500, nprobe=2)
+    store.add(list(range(2000)), vectors)
+    assert store.is_approximate
+    noisy = vectors[:50] + 0.05 * unit_rows(rng, 50, 32)
+    found = [hits[0][0] for hits in store.search(noisy / np.linalg.norm(noisy, axis=1, keepdims=True), 1)]
+    assert found == list(range(50))  # each vector's own cell is always probed
+
+
+def test_faiss_store_goes_back_to_exact_when_it_shrinks() -> None:
+    rng = np.random.default_rng(2)
+    vectors = unit_rows(rng, 600, 8)
+    store = FaissStore(8, exact_limit=400, nprobe=10_000)
+    store.add(list(range(600)), vectors)
+    assert store.is_approximate
+    store.remove(list(range(300)))
+    assert store.is_approximate  # 300 >= half the limit: stays IVF
+    store.remove(list(range(300, 450)))
+    assert store.kind == "exact" and len(store) == 150
+    queries = unit_rows(rng, 4, 8)
+    ids = np.arange(450, 600, dtype=np.int64)
+    assert_same_results(store.search(queries, 10), brute_force(vectors[450:], ids, queries, 10))
+
+
+def test_faiss_store_retrains_ivf_after_growing_16_fold() -> None:
+    rng = np.random.default_rng(4)
+    store = FaissStore(8, exact_limit=200, nprobe=10_000)
+    store.add(list(range(201)), unit_rows(rng, 201, 8))
+    cells = store.kind
+    vectors = unit_rows(rng, 4000, 8)
+    store.add(list(range(1000, 5000)), vectors)
+    assert store.is_approximate and store.kind != cells and store.kind == f"ivf{cells_for(4201)}"
+    assert len(store) == 4201
+    queries = unit_rows(rng, 3, 8)
+    top = store.search(queries, 5)
+    assert all(len(hits) == 5 for hits in top)
+
+
+def test_faiss_store_rejects_a_foreign_index_type(tmp_path: Path) -> None:
+    import faiss
+
+    faiss.write_index(faiss.IndexFlatL2(8), str(tmp_path / "v.faiss"))
+    with pytest.raises(IndexCorruptError, match="not a docqa index"):
+        FaissStore.load(tmp_path / "v.faiss", 8)
+
+
+# ---------------------------------------------------------------- BM25Store against bm25s
+
+
+def random_corpus(rng: np.random.Generator, n: int) -> list[str]:
+    words = ["alpha", "beta", "gamma", "delta", "river", "mountain", "bread", "castle", "engine", "violin", "tiger", "planet"]
+    return [" ".join(rng.choice(words, size=int(rng.integers(1, 30)))) for _ in range(n)]
+
+
+def bm25s_scores(texts: list[str], query: str) -> np.ndarray:
+    import bm25s
+    from bm25s.tokenization import Tokenized
+
+    from qa.textutil import tokenize
+
+    vocab: dict[str, int] = {}
+    rows = [[vocab.setdefault(t, len(vocab)) for t in tokenize(text)] for text in texts]
+    retriever = bm25s.BM25()
+    retriever.index(Tokenized(ids=rows, vocab=vocab), show_progress=False)
+    ids = [vocab[t] for t in tokenize(query) if t in vocab]
+    return retriever.get_scores(ids)
+
+
+def test_bm25_scores_equal_bm25s_after_adds_and_removes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    texts = random_corpus(rng, 300)
+    store = BM25Store()
+    store.add(list(range(300)), texts)
+    store.remove(list(range(0, 300, 4)))
+    store.add([1000, 1001], ["tiger tiger river", "violin planet castle castle"])
+    kept = {i: t for i, t in enumerate(texts) if i % 4} | {1000: "tiger tiger river", 1001: "violin planet castle castle"}
+    for candidate in (store, None):
+        if candidate is None:
+            store.save(tmp_path / "lex")
+            candidate = BM25Store.load(tmp_path / "lex")
+        for query in ("tiger", "river bread", "castle castle engine", "alpha beta gamma delta"):
+            expected = bm25s_scores(list(kept.values()), query)
+            by_id = dict(zip(kept, expected.tolist()))
+            got = candidate.search(query, 500)
+            assert len(got) == sum(1 for s in expected if s > 0)
+            for pid, score in got:
+                assert score == pytest.approx(by_id[pid], rel=1e-5)
+            assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
+
+
+def test_bm25_store_keeps_ids_in_order_whatever_the_order_they_come_in(tmp_path: Path) -> None:
+    store = BM25Store()
+    store.add([50, 7, 30], ["tiger river", "tiger", "river bread"])
+    store.save(tmp_path / "lex")
+    assert np.load(tmp_path / "lex" / "ids.npy").tolist() == [7, 30, 50]
+    loaded = BM25Store.load(tmp_path / "lex")
+    assert [pid for pid, _ in loaded.search("tiger", 5)] == [7, 50]
+    loaded.add([7], ["bread only"])  # re-adding an id replaces its text
+    assert len(loaded) == 3
+    assert [pid for pid, _ in loaded.search("tiger", 5)] == [50]
+
+
+# ---------------------------------------------------------------- passages and sentence vectors on disk
+
+
+def sample_passages(n: int, first_id: int = 0) -> dict[int, Passage]:
+    out = {}
+    for i in range(n):
+        pid = first_id + 2 * i
+        text = f"Passage {pid} says “hello”.\nSecond line é."
+        out[pid] = Passage(pid, f"doc{pid % 3}.md", i, 10 * i, 10 * i + len(text), text, ((10 * i, 10 * i + 5), (10 * i + 6, 10 * i + 9))[: 1 + pid % 2],
+                           page=pid if pid % 3 == 0 else None, section=("Intro", f"Part {pid}") if pid % 2 else ())
+    return out
+
+
+def write_table(folder: Path, passages, vectors, name: str = "a"):  # type: ignore[no-untyped-def]
+    from qa.index import _read_passages, _read_sentence_vectors, _write_passages, _write_sentence_vectors
+
+    _write_passages(folder / f"passages-{name}.jsonl", passages, folder / f"passages-{name}.table.npy")
+    _write_sentence_vectors(folder / f"sentences-{name}.npy", passages, vectors, 4)
+    table = _read_passages(folder / f"passages-{name}.jsonl", folder / f"passages-{name}.table.npy")
+    return table, _read_sentence_vectors(folder / f"sentences-{name}.npy", table, 4)
+
+
+def test_passage_table_round_trip_and_changes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    passages = sample_passages(40)
+    vectors = {pid: rng.standard_normal((len(p.sentences), 4)).astype(np.float16) for pid, p in passages.items()}
+    table, sentence_vectors = write_table(tmp_path, passages, vectors)
+    assert table == passages and len(table) == 40 and list(table) == sorted(passages)
+    assert 2 in table and 3 not in table and "2" not in table
+    for pid in passages:
+        assert np.array_equal(sentence_vectors[pid], vectors[pid])
+    # what Index._apply does: delete stale passages, add new ones
+    for pid in (0, 2, 40):
+        del table[pid]
+        sentence_vectors.pop(pid, None)
+    new = sample_passages(5, first_id=1001)
+    new[20] = Passage(20, "x.txt", 0, 0, 8, "replaced", ((0, 8),))  # replaces a passage on disk
+    table.update(new)
+    new_vectors = {pid: rng.standard_normal((len(p.sentences), 4)).astype(np.float16) for pid, p in new.items()}
+    sentence_vectors.update(new_vectors)
+    expected = {pid: p for pid, p in passages.items() if pid not in (0, 2, 40)} | new
+    expected_vectors = {pid: v for pid, v in vectors.items() if pid not in (0, 2, 40)} | new_vectors
+    assert table == expected and list(table) == sorted(expected)
+    with pytest.raises(KeyError):
+        table[0]
+    with pytest.raises(KeyError):
+        del table[0]
+    table2, vectors2 = write_table(tmp_path, table, sentence_vectors, "b")  # copies unchanged runs as bytes
+    assert table2 == expected
+    for pid in expected:
+        assert np.array_equal(vectors2[pid], expected_vectors[pid])
+    for line in (tmp_path / "passages-b.jsonl").read_text(encoding="utf-8").splitlines():
+        assert json.loads(line)["id"] in expected
+
+
+@pytest.mark.parametrize("damage", ["swap_lines", "table_size", "truncate", "garbage_middle"])
+def test_damaged_passage_files_raise_index_corrupt(tmp_path: Path, damage: str) -> None:
+    passages = sample_passages(30)
+    vectors = {pid: np.ones((len(p.sentences), 4), np.float16) for pid, p in passages.items()}
+    write_table(tmp_path, passages, vectors)
+    path = tmp_path / "passages-a.jsonl"
+    from qa.index import _read_passages
+
+    lines = path.read_bytes().splitlines(keepends=True)
+    if damage == "swap_lines":  # two lines of equal length: the table still fits, the ids do not
+        i, j = next((i, j) for i in range(len(lines)) for j in range(i + 1, len(lines)) if len(lines[i]) == len(lines[j]))
+        lines[i], lines[j] = lines[j], lines[i]
+        path.write_bytes(b"".join(lines))
+    elif damage == "table_size":
+        table = np.load(tmp_path / "passages-a.table.npy")
+        np.save(tmp_path / "passages-a.table.npy", table[:-2])
+    elif damage == "truncate":
+        path.write_bytes(b"".join(lines)[:-10])
+    else:
+        data = bytearray(path.read_bytes())
+        middle = sum(len(x) for x in lines[:15]) + 3
+        data[middle : middle + 4] = b"\x00\x00\x00\x00"
+        path.write_bytes(bytes(data))
+    with pytest.raises(IndexCorruptError, match="corrupted or truncated"):
+        table = _read_passages(path, tmp_path / "passages-a.table.npy")
+        [table[pid] for pid in table]  # a damaged line in the middle is found when it is read
