@@ -25,9 +25,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home; set
 import gradio as gr  # noqa: E402
 
 from qa import Index, IndexNotFoundError, QAError  # noqa: E402
+from qa.ingest import SUPPORTED_SUFFIXES  # noqa: E402
 from qa.chat import (  # noqa: E402
     FOLLOW_UP_NOTE,
     MAX_QUESTION_CHARS,
+    MAX_BINARY_UPLOAD_BYTES,
     MAX_UPLOAD_BYTES,
     MODES,
     ChatService,
@@ -37,6 +39,7 @@ from qa.chat import (  # noqa: E402
     example_questions,
     prepare_paste,
     prepare_upload,
+    upload_limit,
     reply_html,
     reply_text,
     status_markdown,
@@ -115,6 +118,7 @@ def build_ui(service: ChatService) -> Any:
         "with the passage it comes from." + ("\n\nOr start with an example:" if examples else "")
     )
     limit = f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
+    binary_limit = f"{MAX_BINARY_UPLOAD_BYTES // (1024 * 1024)} MB"
 
     with gr.Blocks(title="docqa: ask your documents", analytics_enabled=False) as demo:
         gr.Markdown("## Ask your documents\nAnswers are quoted from the documents below, never made up.")
@@ -142,10 +146,11 @@ def build_ui(service: ChatService) -> Any:
                     mode = gr.Radio(list(MODES), value="hybrid", label="Retrieval mode", elem_id="mode",
                                     info="hybrid: meaning + keywords; dense: meaning only; keyword: BM25 only")
                 with gr.Accordion("Add documents", open=True):
-                    gr.Markdown(f"Upload `.txt` or `.md` files (UTF-8, up to {limit} each) or paste text with a title. "
+                    gr.Markdown(f"Upload text (`.txt`, `.md`, UTF-8) or web pages (`.html`) up to {limit} each, "
+                                f"PDF or Word (`.pdf`, `.docx`) up to {binary_limit} each, or paste text with a title. "
                                 "The index updates in the background; you can keep asking meanwhile.",
                                 elem_classes="qa-hint")
-                    files = gr.File(label="Files", file_count="multiple", file_types=[".txt", ".md"], elem_id="upload")
+                    files = gr.File(label="Files", file_count="multiple", file_types=sorted(SUPPORTED_SUFFIXES), elem_id="upload")
                     add_files = gr.Button("Add files to the index", elem_id="add-files")
                     title = gr.Textbox(label="Title of pasted text", placeholder="e.g. Meeting notes 12 June", elem_id="paste-title")
                     text = gr.Textbox(label="Pasted text", lines=4, max_lines=12, elem_id="paste-text")
@@ -208,8 +213,9 @@ def build_ui(service: ChatService) -> Any:
                 name = Path(path).name
                 try:
                     size = os.path.getsize(path)
-                    if size > MAX_UPLOAD_BYTES:  # checked before reading it into memory
-                        raise UploadError(f"{name}: {size / (1024 * 1024):.1f} MB is over the {limit} limit per document")
+                    if size > upload_limit(name):  # checked before reading it into memory
+                        raise UploadError(f"{name}: {size / (1024 * 1024):.1f} MB is over the "
+                                          f"{upload_limit(name) // (1024 * 1024)} MB limit for this type")
                     docs.append(prepare_upload(name, Path(path).read_bytes()))
                 except UploadError as exc:
                     problems.append(str(exc))
@@ -284,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.queue(default_concurrency_limit=1, max_size=256)
     try:
         # Gradio refuses files over the limit in the browser, before they are uploaded.
-        demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_UPLOAD_BYTES,
+        demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_BINARY_UPLOAD_BYTES,
                     show_error=True, css=CSS, footer_links=["api"])
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port} ({exc}); pick another --port", file=sys.stderr)

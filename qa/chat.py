@@ -31,13 +31,17 @@ from typing import Any, Iterable, Literal, Sequence
 
 from .errors import QAError, QuestionError
 from .index import Index, UpdateReport
+from .formats import ExtractError, extract, kind_of
 from .ingest import SUPPORTED_SUFFIXES, looks_binary
 from .types import Answer, Hit
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000  # a question longer than this is almost surely pasted text
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # per file or pasted text; the page states it
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # per text file (.txt, .md, .html) or pasted text; the page states it
+MAX_BINARY_UPLOAD_BYTES = 20 * 1024 * 1024  # per PDF or Word file: they carry fonts and images
+BINARY_KINDS = frozenset({"pdf", "docx", "html"})  # stored byte for byte (HTML may be in a legacy encoding)
+ACCEPTED = ", ".join(sorted(SUPPORTED_SUFFIXES))
 MAX_FILENAME_CHARS = 120
 MAX_QUEUED_UPDATES = 4
 
@@ -92,7 +96,7 @@ _UNSAFE_CHARS = re.compile(r"[^\w .()\[\]+,-]")
 
 
 def safe_filename(name: Any) -> str:
-    """A plain ``.txt``/``.md`` file name that can only land inside the documents folder.
+    """A plain file name of a supported type that can only land inside the documents folder.
 
     Folders, ``..``, absolute paths, hidden names, control characters and
     other extensions are refused rather than repaired, so a user sees what
@@ -115,7 +119,7 @@ def safe_filename(name: Any) -> str:
         raise UploadError(f"{shown!r}: hidden file names (starting with '.') are not indexed")
     stem, dot, suffix = name.rpartition(".")
     if not dot or f".{suffix.lower()}" not in SUPPORTED_SUFFIXES or not stem.strip(" ."):
-        raise UploadError(f"{shown!r}: only .txt and .md files can be added")
+        raise UploadError(f"{shown!r}: only these file types can be added: {ACCEPTED}")
     stem = _UNSAFE_CHARS.sub("_", stem).strip(" ")[: MAX_FILENAME_CHARS - len(suffix) - 1]
     return f"{stem}.{suffix.lower()}"
 
@@ -161,12 +165,23 @@ def _size(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} bytes"
 
 
+def upload_limit(name: str) -> int:
+    """The size limit for an upload with this (safe) name."""
+    return MAX_BINARY_UPLOAD_BYTES if kind_of(name) in ("pdf", "docx") else MAX_UPLOAD_BYTES
+
+
 @dataclass(frozen=True)
 class NewDocument:
-    """A checked document waiting to be written: a safe file name and its text."""
+    """A checked document waiting to be written: a safe file name and its text
+    (``.txt``/``.md``/pasted), or its bytes (``data``: PDF, Word, HTML)."""
 
     name: str
-    text: str
+    text: str = ""
+    data: bytes | None = field(default=None, repr=False)
+
+    @property
+    def content(self) -> bytes:
+        return self.data if self.data is not None else self.text.encode("utf-8")
 
 
 def prepare_upload(name: str, data: bytes) -> NewDocument:
@@ -176,7 +191,16 @@ def prepare_upload(name: str, data: bytes) -> NewDocument:
         UploadError: the name or the content is unusable.
     """
     safe = safe_filename(name)
-    return NewDocument(safe, decode_text(safe, data))
+    if kind_of(safe) not in BINARY_KINDS:
+        return NewDocument(safe, decode_text(safe, data))
+    limit = upload_limit(safe)
+    if len(data) > limit:
+        raise UploadError(f"{safe}: {_size(len(data))} is over the {_size(limit)} limit per document")
+    try:
+        extract(safe, data)  # refuse now what the index would skip later
+    except ExtractError as exc:
+        raise UploadError(f"{safe}: {exc}") from None
+    return NewDocument(safe, data=data)
 
 
 def prepare_paste(title: str, text: Any) -> NewDocument:
@@ -216,15 +240,15 @@ def save_document(docs_dir: str | Path, doc: NewDocument) -> tuple[Path | None, 
             raise UploadError(f"{doc.name!r} would be written outside the documents folder")
         if target.is_symlink() or target.exists():
             try:
-                if target.is_file() and not target.is_symlink() and target.read_text(encoding="utf-8-sig") == doc.text:
+                if target.is_file() and not target.is_symlink() and _same_content(target, doc):
                     return None, f"{name} is already in the documents folder with the same text"
             except (OSError, UnicodeDecodeError):
                 pass
             continue
         tmp = root / f".upload-{secrets.token_hex(6)}.tmp"
         try:
-            with open(tmp, "x", encoding="utf-8", newline="") as fh:
-                fh.write(doc.text)
+            with open(tmp, "xb") as fh:
+                fh.write(doc.content)
             # link() fails if a file appeared meanwhile, so nothing is ever overwritten.
             os.link(tmp, target)
         except FileExistsError:
@@ -234,6 +258,13 @@ def save_document(docs_dir: str | Path, doc: NewDocument) -> tuple[Path | None, 
         note = "" if name == doc.name else f" ({doc.name} already exists with other text)"
         return target, f"saved as {name}{note}"
     raise UploadError(f"too many documents named like {doc.name}; rename the file")
+
+
+def _same_content(path: Path, doc: NewDocument) -> bool:
+    data = path.read_bytes()
+    if doc.data is not None:
+        return data == doc.data
+    return data.decode("utf-8-sig") == doc.text
 
 
 # ---------------------------------------------------------------------- the service
@@ -312,7 +343,7 @@ class ChatService:
             BusyError: ``MAX_QUEUED_UPDATES`` updates are already waiting.
         """
         if not documents:
-            raise UploadError("nothing to add: choose .txt or .md files, or paste text with a title")
+            raise UploadError(f"nothing to add: choose files ({ACCEPTED}), or paste text with a title")
         job = UpdateJob(list(documents))
         with self._jobs_lock:
             if len(self._pending) >= MAX_QUEUED_UPDATES:
@@ -407,13 +438,13 @@ def _bold(text: str, start: int, end: int) -> str:
     return escape(text[:start]) + "<strong>" + escape(text[start:end]) + "</strong>" + escape(text[end:])
 
 
-def _where(doc: str, passage: int, start: int, end: int) -> str:
-    return f"{doc} \u00b7 passage {passage} \u00b7 chars {start}\u2013{end}"
+def _where(location: str, passage: int, start: int, end: int) -> str:
+    return f"{location} \u00b7 passage {passage} \u00b7 chars {start}\u2013{end}"
 
 
 def _hit_details(hit: Hit, *, open_: bool = False) -> str:
     return (
-        f"<details class=\"qa-source\"{' open' if open_ else ''}><summary>{escape(_where(hit.doc, hit.passage.number, hit.start, hit.end))}</summary>"
+        f"<details class=\"qa-source\"{' open' if open_ else ''}><summary>{escape(_where(hit.passage.location, hit.passage.number, hit.start, hit.end))}</summary>"
         f"<div class=\"qa-passage\">{escape(hit.text)}</div></details>"
     )
 
@@ -443,7 +474,7 @@ def reply_html(answer: Answer, *, note: str | None = None) -> str:
             offset = c.passage_start
             body = highlight(c.passage_text, (c.start - offset, c.end - offset), (c.span_start - offset, c.span_end - offset))
             parts.append(
-                f'<details class="qa-source"><summary>[{n}] {escape(_where(c.doc, c.passage, c.start, c.end))}</summary>'
+                f'<details class="qa-source"><summary>[{n}] {escape(_where(c.location, c.passage, c.start, c.end))}</summary>'
                 f'<div class="qa-passage">{body}</div></details>'
             )
         others = [h for h in answer.hits if (h.doc, h.passage.number) not in cited]
@@ -466,7 +497,7 @@ def reply_text(answer: Answer, *, passage_chars: int = 300) -> str:
         lines = [NO_ANSWER]
         if answer.hits:
             lines += ["", "Closest passages looked at:"]
-            lines += [f"[{n}] {h.doc}, passage {h.passage.number}, chars {h.start}-{h.end}: {_shorten(h.text, passage_chars)}"
+            lines += [f"[{n}] {h.passage.location}, passage {h.passage.number}, chars {h.start}-{h.end}: {_shorten(h.text, passage_chars)}"
                       for n, h in enumerate(answer.hits, 1)]
         return "\n".join(lines)
     lines = []
@@ -474,7 +505,7 @@ def reply_text(answer: Answer, *, passage_chars: int = 300) -> str:
         lines.append(answer.span)
     lines += [f"\u201c{_shorten(answer.text, 10_000)}\u201d", "", "Sources:"]
     for n, c in enumerate(answer.citations, 1):
-        lines.append(f"[{n}] {c.doc}, passage {c.passage}, chars {c.start}-{c.end}")
+        lines.append(f"[{n}] {c.location}, passage {c.passage}, chars {c.start}-{c.end}")
         lines.append(f"    {_shorten(c.passage_text, 10_000)}")
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .sentences import Span, is_heading, split_paragraphs, split_sentences
+from .types import Document, Region
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,22 @@ def chunk_text(text: str, passage_chars: int = 800, overlap_chars: int = 200) ->
     if pending_heading:
         passages.extend(_windows(pending_heading, passage_chars, overlap_chars))
     return passages
+
+
+def chunk_document(document: Document, passage_chars: int = 800, overlap_chars: int = 200) -> list[tuple[PassageSpan, Region]]:
+    """Chunk each page or section of ``document`` on its own, so no passage spans two.
+
+    Offsets stay absolute: ``document.text[p.start:p.end]`` is each passage.
+    """
+    regions = document.regions or (Region(0, len(document.text)),)
+    out: list[tuple[PassageSpan, Region]] = []
+    for region in regions:
+        piece = document.text[region.start : region.end]
+        for span in chunk_text(piece, passage_chars, overlap_chars):
+            shift = region.start
+            moved = PassageSpan(span.start + shift, span.end + shift, tuple((s + shift, e + shift) for s, e in span.sentences))
+            out.append((moved, region))
+    return out
 
 
 def _windows(sentences: list[Span], passage_chars: int, overlap_chars: int) -> list[PassageSpan]:

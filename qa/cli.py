@@ -1,4 +1,4 @@
-"""The ``qa`` command: index, ask, search, eval, status, serve.
+"""The ``qa`` command: index, ask, search, eval, status, extract, serve.
 
 Every error a user can cause ends in one ``error: ...`` line on stderr and
 exit status 2 (130 when interrupted); never a traceback.
@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="show what the index holds")
     p.add_argument("--index", default=DEFAULT_INDEX, help=f"index folder (default {DEFAULT_INDEX})")
 
+    p = sub.add_parser("extract", help="print the text indexed from a file (what citation offsets of PDF, HTML, Markdown and Word files point into)")
+    p.add_argument("file", help="a .txt, .md, .html, .pdf or .docx file")
+    p.add_argument("--regions", action="store_true", help="list the pages / sections with their character ranges instead")
+
     p = sub.add_parser("serve", help="start the chat page (same as python app.py)")
     p.add_argument("--docs", default=DEFAULT_DOCS)
     p.add_argument("--index", default=DEFAULT_INDEX)
@@ -89,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         handler = {"index": cmd_index, "ask": cmd_ask, "search": cmd_search, "eval": cmd_eval,
-                   "status": cmd_status, "serve": cmd_serve}[args.command]
+                   "status": cmd_status, "extract": cmd_extract, "serve": cmd_serve}[args.command]
         return handler(args)
     except QAError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -162,14 +166,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if answer.hits:
             print("\nClosest passages:")
             for hit in answer.hits[:3]:
-                print(f"  [{hit.doc} #{hit.passage.number}, chars {hit.start}-{hit.end}] {_shorten(hit.text)}")
+                print(f"  [{hit.passage.location} #{hit.passage.number}, chars {hit.start}-{hit.end}] {_shorten(hit.text)}")
         return 0
     print(answer.text)
     if answer.span and answer.span != answer.text:
         print(f"(answer: {answer.span})")
     print("\nSources:")
     for n, c in enumerate(answer.citations, 1):
-        print(f"  [{n}] {c.doc}, passage {c.passage}, chars {c.start}-{c.end} (score {c.score:.2f})")
+        print(f"  [{n}] {c.location}, passage {c.passage}, chars {c.start}-{c.end} (score {c.score:.2f})")
         print(f"      {_shorten(c.passage_text, 300)}")
     return 0
 
@@ -183,7 +187,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False))
         return 0
     for n, hit in enumerate(hits, 1):
-        print(f"{n}. {hit.doc}, passage {hit.passage.number}, chars {hit.start}-{hit.end} (score {hit.score:.4f})")
+        print(f"{n}. {hit.passage.location}, passage {hit.passage.number}, chars {hit.start}-{hit.end} (score {hit.score:.4f})")
         print(f"   {_shorten(hit.text, 300)}")
     return 0
 
@@ -228,6 +232,32 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"passages:  {manifest['counts']['passages']} from {manifest['counts']['documents']} documents")
     print(f"chunking:  {s['passage_chars']} chars, overlap {s['overlap_chars']}")
     print(f"updated:   {manifest['updated']}  (documents: {manifest.get('docs_dir')})")
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from .errors import DocumentsError
+    from .formats import ExtractError, extract, kind_of
+    from .types import format_location
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise DocumentsError(f"file not found: {path}")
+    if kind_of(path) is None:
+        raise DocumentsError(f"{path.name}: unsupported file type; docqa reads .txt, .md, .markdown, .html, .htm, .pdf and .docx")
+    try:
+        result = extract(path)
+    except ExtractError as exc:
+        raise DocumentsError(f"{path.name}: {exc}") from None
+    for warning in result.warnings:
+        print(f"warning: {path.name}: {warning}", file=sys.stderr)
+    if args.regions:
+        for region in result.regions or []:
+            print(f"{region.start}-{region.end}\t{format_location(path.name, region.page, region.section)}")
+        if not result.regions:
+            print(f"0-{len(result.text)}\t{path.name}")
+        return 0
+    sys.stdout.write(result.text)
     return 0
 
 

@@ -1,8 +1,10 @@
 """Read a documents folder into Documents, reporting what was skipped and why.
 
-The text of a Document is the file decoded as UTF-8 with newlines untouched
-(only a leading byte-order mark is dropped), so every offset the index
-stores can be checked with ``open(path, encoding="utf-8-sig", newline="").read()``.
+Each supported file goes through its format's extractor (``qa.formats``).
+For ``.txt`` the indexed text is the file decoded as UTF-8 with newlines
+untouched (only a leading byte-order mark is dropped), so offsets can be
+checked with ``open(path, encoding="utf-8-sig", newline="").read()``; for
+other formats they point into the extracted text that ``qa extract`` prints.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from .errors import DocumentsError
+from .formats import EXTRACTOR_VERSION, SUFFIXES, EmptyDocument, ExtractError, TooLarge, extract, kind_of, max_bytes
+from .formats.text import looks_binary  # noqa: F401 - re-exported for the chat's upload checks
 from .types import Document
 
-SUPPORTED_SUFFIXES = frozenset({".txt", ".md"})
-MAX_FILE_BYTES = 20 * 1024 * 1024  # a text document beyond 20 MiB is almost surely not prose
+SUPPORTED_SUFFIXES = frozenset(SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -32,14 +36,24 @@ class IngestResult:
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     unsupported: int = 0
+    # Already indexed and still valid: unchanged files, and files that now fail
+    # to read but whose indexed version is kept (see ``skipped``).
+    kept: list[str] = field(default_factory=list)
 
 
-def read_folder(folder: str | Path) -> IngestResult:
-    """Read every ``.txt``/``.md`` file under ``folder``, recursively, sorted by path.
+def read_folder(folder: str | Path, known: Mapping[str, str] | None = None) -> IngestResult:
+    """Read every supported file under ``folder``, recursively, sorted by path.
+
+    Args:
+        folder: the documents folder.
+        known: fingerprints (``Document.sha256``) of what is already indexed.
+            A PDF, HTML, Markdown or Word file whose bytes match is not
+            extracted again; an indexed file that now fails to read is listed
+            in ``skipped`` and kept, so nothing indexed is lost.
 
     Hidden files and folders (``.git``) are ignored; other extensions are
-    counted in ``unsupported``; unreadable, empty, binary or oversized files
-    are listed in ``skipped`` and the rest is still read.
+    counted in ``unsupported``; unreadable, empty, encrypted, corrupted or
+    oversized files are listed in ``skipped`` and the rest is still read.
 
     Raises:
         DocumentsError: if ``folder`` does not exist or is not a folder.
@@ -49,59 +63,63 @@ def read_folder(folder: str | Path) -> IngestResult:
         raise DocumentsError(f"documents folder not found: {root}")
     if not root.is_dir():
         raise DocumentsError(f"not a folder: {root}")
+    known = known or {}
     result = IngestResult()
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
             continue
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        if kind_of(path) is None:
             result.unsupported += 1
             continue
         doc_id = rel.as_posix()
         try:
-            document, warning = read_document(path, doc_id)
-        except _Skip as skip:
-            result.skipped.append(Skipped(doc_id, str(skip)))
+            data = _read_bytes(path)
+            fingerprint = file_fingerprint(path, data)
+            if fingerprint is not None and known.get(doc_id) == fingerprint:
+                result.kept.append(doc_id)
+                continue
+            document, warnings = read_document(path, doc_id, data)
+        except ExtractError as exc:
+            if doc_id in known and not isinstance(exc, EmptyDocument):
+                result.kept.append(doc_id)
+                result.skipped.append(Skipped(doc_id, f"{exc}; its previously indexed version is kept"))
+            else:
+                result.skipped.append(Skipped(doc_id, str(exc)))
             continue
-        if warning:
-            result.warnings.append(f"{doc_id}: {warning}")
+        result.warnings.extend(f"{doc_id}: {w}" for w in warnings)
         result.documents.append(document)
     return result
 
 
-class _Skip(Exception):
-    pass
-
-
-def read_document(path: Path, doc_id: str) -> tuple[Document, str | None]:
-    """Decode one file; returns the document and an optional warning."""
+def _read_bytes(path: Path) -> bytes:
+    kind = kind_of(path) or "text"
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _Skip(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB ({size} bytes)")
-        data = path.read_bytes()
+        if size > max_bytes(kind):
+            raise TooLarge(size, max_bytes(kind))
+        return path.read_bytes()
     except OSError as exc:
-        raise _Skip(f"cannot be read ({exc.strerror or exc})") from None
-    if looks_binary(data):
-        raise _Skip("looks like a binary file, not text")
-    warning = None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        text = data.decode("utf-8", errors="replace").removeprefix("\ufeff")
-        warning = f"not valid UTF-8 (first bad byte at {exc.start}); read with replacement characters"
-    if not text.strip():
-        raise _Skip("empty")
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return Document(id=doc_id, text=text, sha256=digest), warning
+        raise ExtractError(f"cannot be read ({exc.strerror or exc})") from None
 
 
-def looks_binary(data: bytes) -> bool:
-    """NUL bytes or many control characters in the first 8 KiB mean 'not text'."""
-    head = data[:8192]
-    if b"\x00" in head:
-        return True
-    if not head:
-        return False
-    control = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
-    return control / len(head) > 0.05
+def file_fingerprint(path: Path, data: bytes) -> str | None:
+    """What identifies an extracted file's content without extracting it (None for .txt,
+    whose fingerprint is the hash of its decoded text, as before other formats existed)."""
+    kind = kind_of(path)
+    if kind == "text":
+        return None
+    return f"{kind}-v{EXTRACTOR_VERSION}:{hashlib.sha256(data).hexdigest()}"
+
+
+def read_document(path: Path, doc_id: str, data: bytes | None = None) -> tuple[Document, list[str]]:
+    """Extract one file; returns the document and its warnings.
+
+    Raises:
+        ExtractError: the file cannot be indexed (the message says why).
+    """
+    if data is None:
+        data = _read_bytes(path)
+    extracted = extract(path, data)
+    fingerprint = file_fingerprint(path, data) or hashlib.sha256(extracted.text.encode("utf-8")).hexdigest()
+    return Document(doc_id, extracted.text, fingerprint, tuple(extracted.regions)), extracted.warnings

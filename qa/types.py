@@ -9,12 +9,29 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Region:
+    """A part of a document's text from one page (PDF) or one section (under headings)."""
+
+    start: int
+    end: int
+    page: int | None = None
+    section: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Document:
-    """One source file: its id is the path relative to the documents folder."""
+    """One source file: its id is the path relative to the documents folder.
+
+    ``text`` is what is indexed: the file itself for ``.txt``, the extracted
+    text for other formats (``qa extract FILE`` prints it). ``sha256``
+    fingerprints the file, so an unchanged file is never read again.
+    ``regions`` map parts of the text to pages or sections (empty: none).
+    """
 
     id: str
     text: str
     sha256: str
+    regions: tuple[Region, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,12 @@ def write_docs(folder: Path, docs: dict[str, str]) -> Path:
 
 
 def read_original(folder: Path, doc_id: str) -> str:
-    """A document's text exactly as offsets refer to it."""
+    """A document's text exactly as offsets refer to it: the file itself for
+    .txt, the extracted text (what `qa extract` prints) for other formats."""
+    if not doc_id.lower().endswith(".txt"):
+        from qa.formats import extract
+
+        return extract(folder / doc_id).text
     with open(folder / doc_id, encoding="utf-8-sig", newline="") as fh:
         return fh.read()
 

