@@ -595,6 +595,22 @@ def test_chat_page_in_chromium(server: Server, tmp_path: Path) -> None:
             assert sorted(p.name for p in server.docs.iterdir()) == [
                 "etc-passwd.txt", "lantern_festival.txt", "putin_north_korea_visit.txt"]
             assert not (server.docs.parent / "etc").exists()
+
+            # A PDF: its answer cites the page it is on.
+            from doc_fixtures import pdf_bytes
+
+            report = tmp_path / "report.pdf"
+            report.write_bytes(pdf_bytes())
+            page.locator("#upload input[type=file]").first.set_input_files(str(report))
+            expect(page.locator("#upload td.filename[aria-label='report.pdf']")).to_be_visible()
+            page.click("#add-files")
+            expect(page.locator("#update-status")).to_contain_text("✅", timeout=60_000)
+            expect(page.locator("#status")).to_contain_text("Documents: 4")
+            box.fill("Who is the lighthouse keeper of the harbour?")
+            box.press("Enter")
+            expect(replies).to_have_count(5)
+            expect(replies.nth(4).locator(".qa-answer")).to_contain_text("Margit Olsen")
+            expect(replies.nth(4).locator("summary").first).to_contain_text("report.pdf, p. 2")
             (ARTIFACTS / "chat_timing.json").write_text(json.dumps({"first_answer_seconds": round(first_answer_s, 3)}))
         finally:
             browser.close()
