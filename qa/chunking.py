@@ -61,6 +61,8 @@ def chunk_document(document: Document, passage_chars: int = 800, overlap_chars: 
     out: list[tuple[PassageSpan, Region]] = []
     for region in regions:
         piece = document.text[region.start : region.end]
+        if region.section and piece == region.section[-1]:
+            continue  # a heading with nothing under it: the passages below carry it in their section path
         for span in chunk_text(piece, passage_chars, overlap_chars):
             shift = region.start
             moved = PassageSpan(span.start + shift, span.end + shift, tuple((s + shift, e + shift) for s, e in span.sentences))

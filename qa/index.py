@@ -431,14 +431,20 @@ def clean_question(question: str) -> str:
 
 
 def embedding_input(passage: Passage) -> tuple[str, list[tuple[int, int]]]:
-    """The normalised passage text and its sentences' spans inside that text."""
+    """What the models read for a passage, and its sentences' spans inside it.
+
+    The normalised passage text, after its heading path when it has one
+    ("Guide > Installation > Linux: ..."), so a passage deep in a section
+    still matches questions that name the section's subject.
+    """
     text, where = normalize_with_offsets(passage.text)
+    prefix = " > ".join(passage.section) + ": " if passage.section else ""
     spans = []
     for start, end in passage.sentences:
         a = bisect.bisect_left(where, start - passage.start)
         b = bisect.bisect_left(where, end - passage.start)
-        spans.append((a, b))
-    return text, spans
+        spans.append((a + len(prefix), b + len(prefix)))
+    return prefix + text, spans
 
 
 def _write_sentence_vectors(path: Path, passages: Mapping[int, Passage], vectors: Mapping[int, np.ndarray], dim: int) -> None:

@@ -255,3 +255,17 @@ def test_chat_limits_depend_on_the_format() -> None:
     assert upload_limit("a.html") == upload_limit("a.txt") == MAX_UPLOAD_BYTES
     with pytest.raises(UploadError, match="over the"):
         prepare_upload("big.html", b"<p>" + b"x" * MAX_UPLOAD_BYTES + b"</p>")
+
+
+def test_section_path_leads_what_the_models_read(tmp_path: Path, hash_encoder) -> None:  # type: ignore[no-untyped-def]
+    from qa.index import embedding_input
+
+    docs = write_all_formats(tmp_path / "docs")
+    index = Index.build(docs, tmp_path / "index", encoder=hash_encoder)
+    linux = min((p for p in index.passages.values() if p.section == ("Guide", "Installation", "Linux")), key=lambda p: p.start)
+    text, spans = embedding_input(linux)
+    assert text.startswith("Guide > Installation > Linux: Linux On Linux, install")
+    first = linux.text[linux.sentences[1][0] - linux.start : linux.sentences[1][1] - linux.start]
+    assert text[spans[1][0] : spans[1][1]] == " ".join(first.split())
+    # A heading with nothing under it (Installation's own text is one sentence, so it stays) is no passage of its own.
+    assert not [p for p in index.passages.values() if p.text in ("Guide", "Field Trip Handbook")]
