@@ -64,6 +64,7 @@ class FaissStore:
         self.nprobe = nprobe
         self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._trained_at = int(self._index.ntotal)  # size when the IVF cells were trained
+        self._mapped_from: Path | None = None  # set by load(): the index is a read-only memory map of this file
         self._configure()
 
     def __len__(self) -> int:
@@ -86,6 +87,7 @@ class FaissStore:
             raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
         if not len(ids):
             return
+        self._own()
         ids = np.asarray(ids, dtype=np.int64)
         total = len(self) + len(ids)
         ivf = self._ivf()
@@ -98,6 +100,7 @@ class FaissStore:
 
     def remove(self, ids: Sequence[int]) -> None:
         if len(ids):
+            self._own()
             self._index.remove_ids(np.asarray(ids, dtype=np.int64))
             if self.is_approximate and len(self) < self.exact_limit // 2:
                 self._rebuild(np.zeros(0, np.int64), np.zeros((0, self.dim), np.float32), approximate=False)
@@ -155,11 +158,14 @@ class FaissStore:
 
     @classmethod
     def load(cls, path: str | Path, dim: int, **options: int) -> FaissStore:
-        """Raises IndexCorruptError when the file cannot be parsed or has the wrong shape."""
+        """Memory-maps the file: opening costs no reading, and a search reads only the
+        cells it probes (the whole file, for exact search). The first add or remove
+        reads it into memory. Raises IndexCorruptError when the file cannot be parsed
+        or has the wrong shape."""
         import faiss
 
         try:
-            index = faiss.read_index(str(path))
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
         except Exception as exc:  # noqa: BLE001 - faiss raises RuntimeError with C++ text
             raise IndexCorruptError(f"vector file {path} is corrupted or truncated ({_first_line(exc)}); rebuild with `qa index --rebuild`") from None
         if index.d != dim:
@@ -167,6 +173,7 @@ class FaissStore:
         if not isinstance(index, (faiss.IndexIDMap2, faiss.IndexIVFFlat)):
             raise IndexCorruptError(f"vector file {path} holds a {type(index).__name__}, not a docqa index; rebuild with `qa index --rebuild`")
         store = cls(dim, index, **options)
+        store._mapped_from = Path(path)
         if store.is_approximate:
             store._trained_at = max(len(store), store._ivf().nlist)  # type: ignore[union-attr]
         return store
@@ -176,6 +183,22 @@ class FaissStore:
         import faiss
 
         return self._index if isinstance(self._index, faiss.IndexIVF) else None
+
+    def _own(self) -> None:
+        """Replace a memory-mapped index by one in memory (FAISS aborts the process,
+        rather than raising, when a mapped index is changed)."""
+        if self._mapped_from is None:
+            return
+        import faiss
+
+        try:
+            index = faiss.read_index(str(self._mapped_from))
+        except Exception:  # noqa: BLE001 - the file was removed meanwhile: copy the mapped index
+            index = faiss.deserialize_index(faiss.serialize_index(self._index))
+        if index.ntotal != self._index.ntotal or index.d != self.dim:
+            raise IndexCorruptError(f"vector file {self._mapped_from} changed on disk; rebuild with `qa index --rebuild`")
+        self._index, self._mapped_from = index, None
+        self._configure()
 
     def _configure(self) -> None:
         ivf = self._ivf()

@@ -237,7 +237,7 @@ def build_matrix(offsets: np.ndarray, tokens: np.ndarray, vocab_size: int) -> tu
         end = min(max(end, start + 1), n)
         a, b = int(offsets[start]), int(offsets[end])
         block = sp.csr_matrix(
-            (np.ones(b - a, dtype=np.float32), np.asarray(tokens[a:b], dtype=np.int32), (offsets[start : end + 1] - a)),
+            (np.ones(b - a, dtype=np.float32), np.array(tokens[a:b], dtype=np.int32), (offsets[start : end + 1] - a)),  # a copy: sum_duplicates sorts it in place
             shape=(end - start, vocab_size),
         )
         block.sum_duplicates()

@@ -500,3 +500,25 @@ def test_damaged_passage_files_raise_index_corrupt(tmp_path: Path, damage: str) 
     with pytest.raises(IndexCorruptError, match="corrupted or truncated"):
         table = _read_passages(path, tmp_path / "passages-a.table.npy")
         [table[pid] for pid in table]  # a damaged line in the middle is found when it is read
+
+
+@pytest.mark.parametrize("approximate", [False, True])
+@pytest.mark.parametrize("file_removed", [False, True])
+def test_loaded_store_is_memory_mapped_until_it_changes(tmp_path: Path, approximate: bool, file_removed: bool) -> None:
+    rng = np.random.default_rng(8)
+    vectors = unit_rows(rng, 900, 16)
+    store = FaissStore(16, exact_limit=400 if approximate else 10_000, nprobe=10_000)
+    store.add(list(range(900)), vectors)
+    store.save(tmp_path / "v.faiss")
+    loaded = FaissStore.load(tmp_path / "v.faiss", 16, nprobe=10_000)
+    assert loaded._mapped_from == tmp_path / "v.faiss" and loaded.is_approximate == approximate
+    queries = unit_rows(rng, 3, 16)
+    assert_same_results(loaded.search(queries, 10), store.search(queries, 10))
+    if file_removed:  # a later build removed this generation: the mapping still works
+        (tmp_path / "v.faiss").unlink()
+    loaded.remove(list(range(100)))  # FAISS would abort on a mapped index: the store reads it in first
+    loaded.add([5000], queries[:1])
+    assert loaded._mapped_from is None and len(loaded) == 801
+    ids = np.arange(100, 900, dtype=np.int64)
+    expected = brute_force(np.concatenate([vectors[100:], queries[:1]]), np.append(ids, 5000), queries, 10)
+    assert_same_results(loaded.search(queries, 10), expected)
