@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 
-from .base import Builder, Extracted
+from .base import Builder, ExtractError, Extracted
 from .text import decode_utf8, looks_binary
-from .base import ExtractError
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n.*?\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 
