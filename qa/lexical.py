@@ -84,22 +84,14 @@ class BM25Store:
         if not token_ids or not len(self) or k <= 0:
             return []
         self._refresh()
-        n = len(self._ids)
-        scores = np.zeros(n, dtype=np.float32)
-        touched = []
+        scores = np.zeros(len(self._ids), dtype=np.float32)
         try:
             for t in token_ids:
                 a, b = int(self._indptr[t]), int(self._indptr[t + 1])
-                rows = self._rows[a:b]
-                scores[rows] += self._weights[a:b]  # a term's rows are distinct
-                touched.append(rows)
+                scores[self._rows[a:b]] += self._weights[a:b]  # a term's rows are distinct
         except IndexError:
             raise IndexCorruptError("lexical index has a passage number out of range; rebuild with `qa index --rebuild`") from None
-        candidates = np.concatenate(touched)
-        if len(candidates) > n // 8:
-            candidates = np.arange(n)  # cheaper than de-duplicating
-        else:
-            candidates = np.unique(candidates)
+        candidates = np.flatnonzero(scores)  # every weight is > 0: the passages with a query word
         values = scores[candidates]
         k = min(k, len(candidates))
         if not k:
