@@ -1,15 +1,25 @@
-"""Query latency and memory as the index grows: 1k, 10k, 100k (and 1M) passages.
+"""Query latency and memory as the index grows: 1k, 10k, 100k and 1M passages.
 
-    .venv/bin/python bench/query.py                 # 1k, 10k, 100k
-    .venv/bin/python bench/query.py --sizes 1000000 # one size
+    .venv/bin/python bench/query.py                          # all four sizes (1M: ~15 min to build once)
+    .venv/bin/python bench/query.py --sizes 1000 10000       # some sizes
+
+Each size gets a real index folder, written by the index's own code
+(`Index._commit`: passage file and table, memory-mapped sentence vectors,
+FAISS store, BM25 matrix, manifest) and opened with `Index.open` in a fresh
+process, which then answers the questions; so latency and peak RSS are a
+user's (`qa ask` on that index, the chat server before any upload).
 
 Passage texts are real (the squad_dev articles' passages, repeated to reach
-N); their vectors and sentence vectors are random unit vectors, so embedding
-time does not dominate (the answers are therefore meaningless; latency is
-what is measured). Each size runs in its own process, so peak RSS is that
-size's. Questions are squad_dev questions, encoded by the query encoder
-(ONNX when exported, as `qa ask` does), one at a time after 20 warm-up
-questions. Writes bench/results/query.json.
+N; each copy of an article is one document); passage vectors and sentence
+vectors are random unit vectors, so embedding time does not dominate (the
+answers are therefore meaningless: latency is what is measured; recall of
+the approximate vector index is measured with real vectors by bench/ann.py).
+The vector store is built the way an index grows, so above its size limit it
+has switched itself to IVF. Questions are squad_dev questions encoded by the
+ONNX query encoder, as `qa ask` does, one at a time after 20 warm-up questions.
+
+Built indexes are kept under --work (default: $TMPDIR/docqa-bench) and
+reused. Writes bench/results/query.json and query.png.
 """
 
 from __future__ import annotations
@@ -17,68 +27,155 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 SQUAD = ROOT.parent / "shared" / "eval" / "squad_dev"
+DIM = 384
+MODEL = "all-MiniLM-L6-v2"
+BUILD_VERSION = 2  # bump when the synthetic index changes, so cached folders are rebuilt
 
 
-def synthetic_index(n: int, work: Path):  # type: ignore[no-untyped-def]
-    from qa.chunking import chunk_text
-    from qa.config import Settings
-    from qa.dense import FaissStore
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def rss_mb() -> float:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def query_encoder():  # type: ignore[no-untyped-def]
     from qa.encoder import make_encoder
-    from qa.index import Index, embedding_input
     from qa.onnx_encoder import export_onnx, load_query_encoder
-    from qa.types import Passage
 
     onnx_dir = ROOT / "bench" / "results" / "onnx-cache"
-    encoder = load_query_encoder(onnx_dir, "all-MiniLM-L6-v2")
+    encoder = load_query_encoder(onnx_dir, MODEL)
     if encoder is None:
-        export_onnx(make_encoder("all-MiniLM-L6-v2"), onnx_dir)
-        encoder = load_query_encoder(onnx_dir, "all-MiniLM-L6-v2") or make_encoder("all-MiniLM-L6-v2")
-    base = []
+        export_onnx(make_encoder(MODEL), onnx_dir)
+        encoder = load_query_encoder(onnx_dir, MODEL)
+    return encoder or make_encoder(MODEL)
+
+
+def base_passages() -> list[tuple[str, int, Any, str]]:
+    """(article file name, passage number, span, text) of every squad_dev passage."""
+    from qa.chunking import chunk_text
+
+    out = []
     for path in sorted((SQUAD / "docs").glob("*.txt")):
         text = path.read_text(encoding="utf-8")
-        base += [(path.name, text[s.start : s.end], s) for s in chunk_text(text)]
-    index = Index._empty(work, Settings(), encoder)
+        out += [(path.name, number, span, text[span.start : span.end]) for number, span in enumerate(chunk_text(text))]
+    return out
+
+
+class SyntheticPassages(Mapping):  # type: ignore[type-arg]
+    """N passages made on demand from the base passages (copy c of article a is document ``c/a``)."""
+
+    def __init__(self, n: int, base: list) -> None:  # type: ignore[type-arg]
+        self.n, self.base = n, base
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.n))
+
+    def __getitem__(self, pid: int):  # type: ignore[no-untyped-def]
+        from qa.types import Passage
+
+        if not 0 <= pid < self.n:
+            raise KeyError(pid)
+        name, number, span, text = self.base[pid % len(self.base)]
+        return Passage(pid, f"copy{pid // len(self.base)}/{name}", number, span.start, span.end, text, span.sentences)
+
+
+class SyntheticSentenceVectors(Mapping):  # type: ignore[type-arg]
+    """Random unit float16 rows for each passage's sentences, cut from a fixed pool (no RAM per passage)."""
+
+    def __init__(self, passages: SyntheticPassages, seed: int = 0) -> None:
+        self.passages = passages
+        pool = np.random.default_rng(seed).standard_normal((4096, DIM)).astype(np.float32)
+        self.pool = (pool / np.linalg.norm(pool, axis=1, keepdims=True)).astype(np.float16)
+
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.passages)
+
+    def __getitem__(self, pid: int) -> np.ndarray:
+        count = len(self.passages.base[pid % len(self.passages.base)][2].sentences)
+        start = (pid * 7919) % (len(self.pool) - 64)
+        return self.pool[start : start + count]
+
+
+def build(n: int, folder: Path) -> dict:
+    """Write an index of ``n`` synthetic passages to ``folder`` with the index's own writers."""
+    from qa.config import Settings
+    from qa.dense import FaissStore
+    from qa.index import Index, embedding_input
+
+    started = time.perf_counter()
+    base = base_passages()
+    passages = SyntheticPassages(n, base)
+    if folder.exists():
+        shutil.rmtree(folder)
+    index = Index._empty(folder, Settings(), query_encoder())
+    index.passages = passages  # type: ignore[assignment]
+    index.sentence_vectors = SyntheticSentenceVectors(passages)  # type: ignore[assignment]
     rng = np.random.default_rng(0)
-    passages, texts = {}, []
+    index.dense = FaissStore(DIM)
+    for start in range(0, n, 50_000):  # grows as an index does: switches to IVF past its limit
+        block = rng.standard_normal((min(n, start + 50_000) - start, DIM), dtype=np.float32)
+        index.dense.add(np.arange(start, start + len(block)), block / np.linalg.norm(block, axis=1, keepdims=True))
+    vectors_s = time.perf_counter() - started
+    # BM25: tokenise each distinct text once (bm25s-compatible ids), then every copy shares its token array.
+    lexical = index.lexical
+    first = min(n, len(base))
+    lexical.add(list(range(first)), [embedding_input(passages[pid])[0] for pid in range(first)])
+    tokens = [lexical._added[pid] for pid in range(first)]
+    for pid in range(first, n):
+        lexical._added[pid] = tokens[pid % len(base)]
+    documents: dict[str, dict] = {}
     for pid in range(n):
-        doc, text, span = base[pid % len(base)]
-        copy = pid // len(base)
-        passages[pid] = Passage(pid, f"{copy}/{doc}", pid, span.start, span.end, text, span.sentences)
-        texts.append(embedding_input(passages[pid])[0])
-    vectors = rng.standard_normal((n, 384), dtype=np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    index.dense = FaissStore(384)
-    index.dense.add(list(range(n)), vectors)
-    del vectors
-    index.lexical.add(list(range(n)), texts)
-    index.passages = passages
-    for pid, p in passages.items():
-        v = rng.standard_normal((len(p.sentences), 384)).astype(np.float16)
-        index.sentence_vectors[pid] = v / np.linalg.norm(v, axis=1, keepdims=True).astype(np.float16)
-    return index
+        doc = f"copy{pid // len(base)}/{base[pid % len(base)][0]}"
+        documents.setdefault(doc, {"sha256": "synthetic", "chars": 0, "passages": []})["passages"].append(pid)
+    index.manifest.update(documents=documents, next_id=n)
+    index.manifest["settings"]["dim"] = DIM
+    index._commit(folder / "docs", None)
+    (folder / "bench.json").write_text(json.dumps({"passages": n, "version": BUILD_VERSION}))
+    return {"build_s": round(time.perf_counter() - started, 1), "build_vectors_s": round(vectors_s, 1),
+            "build_peak_rss_mb": peak_rss_mb(), "index_mb": round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20, 1),
+            "vector_store": index.dense.kind}
 
 
-def measure(n: int, queries: int) -> dict:
-    import tempfile
+def measure(n: int, folder: Path, queries: int) -> dict:
+    from qa.index import Index
+    from qa.textutil import matching_tokens
 
     questions = [json.loads(line)["question"] for line in (SQUAD / "qa.jsonl").open()][: queries + 20]
+    encoder = query_encoder()
     started = time.perf_counter()
-    index = synthetic_index(n, Path(tempfile.mkdtemp()))
-    setup = time.perf_counter() - started
+    index = Index.open(folder, encoder=encoder)
+    open_s = time.perf_counter() - started
+    after_open = rss_mb()
     for q in questions[:20]:
         index.ask(q)
-    search, ask = [], []
+    search, ask, encode, dense, lexical = [], [], [], [], []
     for q in questions[20:]:
         t = time.perf_counter()
         index.search(q, k=5)
@@ -86,37 +183,111 @@ def measure(n: int, queries: int) -> dict:
         t = time.perf_counter()
         index.ask(q)
         ask.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        vector = index.encode_query(q)
+        encode.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        index.dense.search(vector, 50)
+        dense.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        index.lexical.search(matching_tokens(q), 50)
+        lexical.append((time.perf_counter() - t) * 1000)
     return {
         "passages": n,
+        "vector_store": index.dense.kind,
         "encoder": type(index.encoder).__name__,
         "search_ms_p50": round(statistics.median(search), 2),
         "search_ms_p95": round(float(np.percentile(search, 95)), 2),
         "ask_ms_p50": round(statistics.median(ask), 2),
         "ask_ms_p95": round(float(np.percentile(ask, 95)), 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "setup_s": round(setup, 1),
+        "parts_ms_p50": {"encode_question": round(statistics.median(encode), 2), "vector_search": round(statistics.median(dense), 2),
+                         "bm25_search": round(statistics.median(lexical), 2)},
+        "open_s": round(open_s, 2),
+        "rss_after_open_mb": after_open,
+        "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def plot(results: list[dict]) -> None:
+    from results_file import save_plot
+
+    sizes = [r["passages"] for r in results]
+
+    def draw(figure) -> None:  # type: ignore[no-untyped-def]
+        left, right = figure.subplots(1, 2)
+        for key, label in (("search_ms_p50", "search p50"), ("search_ms_p95", "search p95"), ("ask_ms_p50", "ask p50"), ("ask_ms_p95", "ask p95")):
+            left.plot(sizes, [r[key] for r in results], marker="o", label=label)
+        for part in ("encode_question", "vector_search", "bm25_search"):
+            left.plot(sizes, [r["parts_ms_p50"][part] for r in results], linestyle=":", marker=".", label=f"{part.replace('_', ' ')} p50")
+        left.axhline(50, color="grey", linestyle="--", linewidth=1)
+        left.set_xscale("log")
+        left.set_xlabel("passages")
+        left.set_ylabel("ms")
+        left.set_title("one question at a time (dashed: 50 ms)")
+        left.legend(fontsize=7)
+        right.plot(sizes, [r["peak_rss_mb"] / 1024 for r in results], marker="o", label="query process (open + questions)")
+        built = [r for r in results if "build_peak_rss_mb" in r]
+        right.plot([r["passages"] for r in built], [r["build_peak_rss_mb"] / 1024 for r in built], marker="o", label="the bench building it")
+        right.axhline(3, color="grey", linestyle="--", linewidth=1)
+        right.set_xscale("log")
+        right.set_xlabel("passages")
+        right.set_ylabel("GB")
+        right.set_title("peak RSS (dashed: 3 GB)")
+        right.legend(fontsize=7)
+
+    save_plot("query", draw, size=(11, 4.2))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000, 1000000])
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "docqa-bench")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild cached index folders")
+    parser.add_argument("--build", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one:
-        print(json.dumps(measure(args.one, args.queries)))
+    if args.build:
+        print(json.dumps(build(args.build, args.work / f"query-{args.build}")))
         return 0
+    if args.one:
+        print(json.dumps(measure(args.one, args.work / f"query-{args.one}", args.queries)))
+        return 0
+    from qa.manifest import FORMAT_VERSION, MANIFEST
+    from results_file import machine_load, save_result
+
+    load = machine_load()
     results = []
     for n in args.sizes:
-        out = subprocess.run([sys.executable, __file__, "--one", str(n), "--queries", str(args.queries)],
+        folder = args.work / f"query-{n}"
+        row: dict = {}
+        try:
+            cached = json.loads((folder / "bench.json").read_text())["version"] == BUILD_VERSION
+            cached = cached and json.loads((folder / MANIFEST).read_text())["format"] == FORMAT_VERSION
+        except (OSError, ValueError, KeyError):
+            cached = False
+        if args.rebuild or not cached:
+            out = subprocess.run([sys.executable, __file__, "--build", str(n), "--work", str(args.work)],
+                                 capture_output=True, text=True, check=True).stdout
+            row.update(json.loads(out.strip().splitlines()[-1]))
+        else:
+            previous = {r["passages"]: r for r in _previous_results()}
+            row.update({k: v for k, v in previous.get(n, {}).items() if k.startswith("build") or k == "index_mb"})
+        out = subprocess.run([sys.executable, __file__, "--one", str(n), "--queries", str(args.queries), "--work", str(args.work)],
                              capture_output=True, text=True, check=True).stdout
-        results.append(json.loads(out.strip().splitlines()[-1]))
-        print(json.dumps(results[-1]), flush=True)
-    from results_file import save_result
-
-    save_result("query", results, echo=False)
+        row = {**json.loads(out.strip().splitlines()[-1]), **row}
+        results.append(row)
+        print(json.dumps(row), flush=True)
+    save_result("query", {"load": load, "load_after": machine_load(), "queries": args.queries, "rows": results}, echo=False)
+    plot(results)
     return 0
+
+
+def _previous_results() -> list[dict]:
+    try:
+        return json.loads((Path(__file__).resolve().parent / "results" / "query.json").read_text())["rows"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
 
 
 if __name__ == "__main__":
