@@ -19,7 +19,10 @@ has switched itself to IVF. Questions are squad_dev questions encoded by the
 ONNX query encoder, as `qa ask` does, one at a time after 20 warm-up questions.
 
 Built indexes are kept under --work (default: $TMPDIR/docqa-bench) and
-reused. Writes bench/results/query.json and query.png.
+reused. After the questions, another fresh process replaces one document's
+passages as `Index.update` does (without embedding: random vectors) and
+commits, to show what an update costs besides embedding at that size.
+Writes bench/results/query.json and query.png.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 SQUAD = ROOT.parent / "shared" / "eval" / "squad_dev"
 DIM = 384
 MODEL = "all-MiniLM-L6-v2"
-BUILD_VERSION = 2  # bump when the synthetic index changes, so cached folders are rebuilt
+BUILD_VERSION = 3  # bump when the synthetic index changes, so cached folders are rebuilt
 
 
 def peak_rss_mb() -> float:
@@ -137,19 +140,21 @@ def build(n: int, folder: Path) -> dict:
     index = Index._empty(folder, Settings(), query_encoder())
     index.passages = passages  # type: ignore[assignment]
     index.sentence_vectors = SyntheticSentenceVectors(passages)  # type: ignore[assignment]
-    rng = np.random.default_rng(0)
-    index.dense = FaissStore(DIM)
-    for start in range(0, n, 50_000):  # grows as an index does: switches to IVF past its limit
-        block = rng.standard_normal((min(n, start + 50_000) - start, DIM), dtype=np.float32)
-        index.dense.add(np.arange(start, start + len(block)), block / np.linalg.norm(block, axis=1, keepdims=True))
-    vectors_s = time.perf_counter() - started
-    # BM25: tokenise each distinct text once (bm25s-compatible ids), then every copy shares its token array.
+    # BM25: tokenise each distinct text once, then every copy shares its token array (the same
+    # ids tokenising it again would give). Its matrix is built before the vectors fill memory.
     lexical = index.lexical
     first = min(n, len(base))
     lexical.add(list(range(first)), [embedding_input(passages[pid])[0] for pid in range(first)])
     tokens = [lexical._added[pid] for pid in range(first)]
     for pid in range(first, n):
         lexical._added[pid] = tokens[pid % len(base)]
+    lexical._refresh()
+    rng = np.random.default_rng(0)
+    index.dense = FaissStore(DIM)
+    for start in range(0, n, 50_000):  # grows as an index does: switches to IVF past its limit
+        block = rng.standard_normal((min(n, start + 50_000) - start, DIM), dtype=np.float32)
+        index.dense.add(np.arange(start, start + len(block)), block / np.linalg.norm(block, axis=1, keepdims=True))
+    vectors_s = time.perf_counter() - started
     documents: dict[str, dict] = {}
     for pid in range(n):
         doc = f"copy{pid // len(base)}/{base[pid % len(base)][0]}"
@@ -158,7 +163,7 @@ def build(n: int, folder: Path) -> dict:
     index.manifest["settings"]["dim"] = DIM
     index._commit(folder / "docs", None)
     (folder / "bench.json").write_text(json.dumps({"passages": n, "version": BUILD_VERSION}))
-    return {"build_s": round(time.perf_counter() - started, 1), "build_vectors_s": round(vectors_s, 1),
+    return {"build_s": round(time.perf_counter() - started, 1), "build_stores_s": round(vectors_s, 1),
             "build_peak_rss_mb": peak_rss_mb(), "index_mb": round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20, 1),
             "vector_store": index.dense.kind}
 
@@ -208,6 +213,41 @@ def measure(n: int, folder: Path, queries: int) -> dict:
     }
 
 
+def update(n: int, folder: Path) -> dict:
+    """Replace one document's passages the way ``Index.update`` does (minus embedding: random vectors)."""
+    from qa.index import Index, embedding_input
+    from qa.types import Passage
+
+    started = time.perf_counter()
+    index = Index.open(folder, encoder=query_encoder())
+    doc = next(iter(index.manifest["documents"]))
+    stale = list(index.manifest["documents"][doc]["passages"])
+    first = int(index.manifest["next_id"])
+    old = [index.passages[pid] for pid in stale]
+    new = [Passage(first + i, p.doc, p.number, p.start, p.end, p.text, p.sentences) for i, p in enumerate(old)]
+    rng = np.random.default_rng(first)
+    vectors = rng.standard_normal((len(new), DIM), dtype=np.float32)
+    opened = time.perf_counter()
+    index.dense.remove(stale)
+    index.lexical.remove(stale)
+    for pid in stale:
+        del index.passages[pid]
+        index.sentence_vectors.pop(pid, None)
+    index.dense.add([p.id for p in new], vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+    index.lexical.add([p.id for p in new], [embedding_input(p)[0] for p in new])
+    index.passages.update({p.id: p for p in new})
+    index.sentence_vectors.update({p.id: np.ones((len(p.sentences), DIM), np.float16) / np.sqrt(DIM) for p in new})
+    previous = json.loads(json.dumps(index.manifest))
+    index.manifest["documents"][doc]["passages"] = [p.id for p in new]
+    index.manifest["next_id"] = first + len(new)
+    changed = time.perf_counter()
+    index._commit(folder / "docs", previous)
+    done = time.perf_counter()
+    return {"update_passages_replaced": len(new), "update_s": round(done - started, 2), "update_open_s": round(opened - started, 2),
+            "update_stores_s": round(changed - opened, 2), "update_commit_s": round(done - changed, 2),
+            "update_peak_rss_mb": peak_rss_mb()}
+
+
 def plot(results: list[dict]) -> None:
     from results_file import save_plot
 
@@ -246,12 +286,16 @@ def main() -> int:
     parser.add_argument("--rebuild", action="store_true", help="rebuild cached index folders")
     parser.add_argument("--build", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--update", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.build:
         print(json.dumps(build(args.build, args.work / f"query-{args.build}")))
         return 0
     if args.one:
         print(json.dumps(measure(args.one, args.work / f"query-{args.one}", args.queries)))
+        return 0
+    if args.update:
+        print(json.dumps(update(args.update, args.work / f"query-{args.update}")))
         return 0
     from qa.manifest import FORMAT_VERSION, MANIFEST
     from results_file import machine_load, save_result
@@ -276,6 +320,9 @@ def main() -> int:
         out = subprocess.run([sys.executable, __file__, "--one", str(n), "--queries", str(args.queries), "--work", str(args.work)],
                              capture_output=True, text=True, check=True).stdout
         row = {**json.loads(out.strip().splitlines()[-1]), **row}
+        out = subprocess.run([sys.executable, __file__, "--update", str(n), "--work", str(args.work)],
+                             capture_output=True, text=True, check=True).stdout
+        row.update(json.loads(out.strip().splitlines()[-1]))
         results.append(row)
         print(json.dumps(row), flush=True)
     save_result("query", {"load": load, "load_after": machine_load(), "queries": args.queries, "rows": results}, echo=False)

@@ -176,20 +176,22 @@ class BM25Store:
         self._fresh = True
 
     def _merge(self) -> None:
-        ids, offsets, tokens = self._ids, self._offsets, self._tokens
+        ids, offsets = self._ids, self._offsets
         lengths = np.diff(offsets)
-        if self._removed:
+        parts: list[np.ndarray] = [self._tokens]
+        if self._removed:  # copy the kept runs of passages (views of the stored array, no mask)
             keep = ~np.isin(ids, np.fromiter(self._removed, dtype=np.int64, count=len(self._removed)))
-            tokens = tokens[np.repeat(keep, lengths)]
+            edges = np.flatnonzero(np.diff(np.concatenate([[False], keep, [False]]).astype(np.int8)))
+            parts = [self._tokens[offsets[a] : offsets[b]] for a, b in zip(edges[::2].tolist(), edges[1::2].tolist())]
             ids, lengths = ids[keep], lengths[keep]
-        else:
-            tokens = np.asarray(tokens)
         if self._added:
             new_ids = np.fromiter(self._added, dtype=np.int64, count=len(self._added))
             new_lengths = np.fromiter((len(v) for v in self._added.values()), dtype=np.int64, count=len(new_ids))
             ids = np.concatenate([ids, new_ids])
             lengths = np.concatenate([lengths, new_lengths])
-            tokens = np.concatenate([tokens, *self._added.values()]).astype(np.int32, copy=False)
+            parts += list(self._added.values())
+        tokens = np.concatenate(parts).astype(np.int32, copy=False) if parts else np.zeros(0, dtype=np.int32)
+        del parts
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         if len(ids) > 1 and np.any(ids[1:] < ids[:-1]):  # keep passages in id order
             order = np.argsort(ids, kind="stable")
@@ -211,37 +213,52 @@ def build_matrix(offsets: np.ndarray, tokens: np.ndarray, vocab_size: int) -> tu
     """BM25 weights of every (term, passage) pair, compressed by term: ``(indptr, rows, weights)``.
 
     Lucene's BM25 as bm25s computes it: ``idf(t) * tf / (tf + k1 * (1 - b + b * len / mean len))``
-    with ``idf(t) = log(1 + (n - df + 0.5) / (df + 0.5))``. Passages are processed in
-    blocks of about 10M tokens, so temporary memory stays bounded.
+    with ``idf(t) = log(1 + (n - df + 0.5) / (df + 0.5))``. Two passes over blocks of about
+    10M tokens (the first counts document frequencies, the second writes each block's
+    entries into place), so memory beyond the result stays at one block's worth.
     """
     import scipy.sparse as sp
 
     n = len(offsets) - 1
-    lengths = np.diff(offsets)
     if n == 0 or vocab_size == 0:
         return np.zeros(vocab_size + 1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+    lengths = np.diff(offsets)
     mean_length = float(lengths.mean()) or 1.0
     norm = (K1 * (1 - B + B * lengths / mean_length)).astype(np.float32)
     blocks = []
     start = 0
-    while start < n:  # each block: passages x terms, duplicates summed into term frequencies
+    while start < n:
         end = int(np.searchsorted(offsets, offsets[start] + _TOKEN_CHUNK, side="right")) - 1
         end = min(max(end, start + 1), n)
+        blocks.append((start, end))
+        start = end
+
+    def term_frequencies(start: int, end: int):  # type: ignore[no-untyped-def]
+        """Passages start:end x terms, each (passage, term) once with its count."""
         a, b = int(offsets[start]), int(offsets[end])
         block = sp.csr_matrix(
             (np.ones(b - a, dtype=np.float32), np.array(tokens[a:b], dtype=np.int32), (offsets[start : end + 1] - a)),  # a copy: sum_duplicates sorts it in place
             shape=(end - start, vocab_size),
         )
         block.sum_duplicates()
+        return block
+
+    df = np.zeros(vocab_size, dtype=np.int64)
+    for start, end in blocks:
+        df += np.bincount(term_frequencies(start, end).indices, minlength=vocab_size)
+    indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
+    rows = np.empty(int(indptr[-1]), dtype=np.int32)
+    weights = np.empty(int(indptr[-1]), dtype=np.float32)
+    idf = _idf(df, n).astype(np.float32)
+    filled = indptr[:-1].copy()  # next free slot of each term
+    for start, end in blocks:  # in passage order, so each term's rows come out ascending
+        block = term_frequencies(start, end).tocsc()
+        counts = np.diff(block.indptr)
+        # entry j of term t in this block goes to filled[t] + (j - block.indptr[t])
+        where = np.arange(block.nnz, dtype=np.int64) + np.repeat(filled - block.indptr[:-1], counts)
+        local = block.indices
         tf = block.data
-        block.data = tf / (tf + np.repeat(norm[start:end], np.diff(block.indptr)))
-        blocks.append(block)
-        start = end
-    matrix = (sp.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]).tocsc()
-    del blocks
-    matrix.sort_indices()
-    indptr = matrix.indptr.astype(np.int64)
-    df = np.diff(indptr)
-    weights = matrix.data.astype(np.float32, copy=False)
-    weights *= np.repeat(_idf(df, n).astype(np.float32), df)
-    return indptr, matrix.indices.astype(np.int32, copy=False), weights
+        rows[where] = local + start
+        weights[where] = np.repeat(idf, counts) * (tf / (tf + norm[start + local]))
+        filled += counts
+    return indptr, rows, weights

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.dense import FaissStore, cells_for
+from qa.dense import RETRAIN_GROWTH, FaissStore, cells_for
 from qa.errors import IndexCorruptError
 from qa.fusion import RRF_K, Mode, rrf, weighted
 from qa.lexical import FILES as LEXICAL_FILES
@@ -341,18 +341,20 @@ def test_faiss_store_goes_back_to_exact_when_it_shrinks() -> None:
     assert_same_results(store.search(queries, 10), brute_force(vectors[450:], ids, queries, 10))
 
 
-def test_faiss_store_retrains_ivf_after_growing_16_fold() -> None:
+def test_faiss_store_retrains_ivf_after_growing_far_past_its_training_size() -> None:
     rng = np.random.default_rng(4)
     store = FaissStore(8, exact_limit=200, nprobe=10_000)
     store.add(list(range(201)), unit_rows(rng, 201, 8))
     cells = store.kind
-    vectors = unit_rows(rng, 4000, 8)
-    store.add(list(range(1000, 5000)), vectors)
-    assert store.is_approximate and store.kind != cells and store.kind == f"ivf{cells_for(4201)}"
-    assert len(store) == 4201
+    grown = 201 * RETRAIN_GROWTH
+    store.add(list(range(1000, 1000 + grown - 201)), unit_rows(rng, grown - 201, 8))
+    assert store.kind == cells, "not yet grown RETRAIN_GROWTH-fold"
+    store.add(list(range(100_000, 100_100)), unit_rows(rng, 100, 8))
+    assert store.is_approximate and store.kind == f"ivf{cells_for(grown + 100)}" != cells
+    assert len(store) == grown + 100
     queries = unit_rows(rng, 3, 8)
-    top = store.search(queries, 5)
-    assert all(len(hits) == 5 for hits in top)
+    vectors_ids, vectors = store.vectors()
+    assert_same_results(store.search(queries, 5), brute_force(vectors, vectors_ids, queries, 5))
 
 
 def test_faiss_store_rejects_a_foreign_index_type(tmp_path: Path) -> None:
@@ -522,3 +524,20 @@ def test_loaded_store_is_memory_mapped_until_it_changes(tmp_path: Path, approxim
     ids = np.arange(100, 900, dtype=np.int64)
     expected = brute_force(np.concatenate([vectors[100:], queries[:1]]), np.append(ids, 5000), queries, 10)
     assert_same_results(loaded.search(queries, 10), expected)
+
+
+def test_bm25_matrix_built_in_blocks_equals_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    import qa.lexical
+
+    rng = np.random.default_rng(3)
+    store = BM25Store()
+    store.add(list(range(200)), random_corpus(rng, 200))
+    store._refresh()
+    whole = qa.lexical.build_matrix(store._offsets, store._tokens, len(store._vocab))
+    monkeypatch.setattr(qa.lexical, "_TOKEN_CHUNK", 37)  # many blocks, passages split across none
+    blocks = qa.lexical.build_matrix(store._offsets, store._tokens, len(store._vocab))
+    for a, b in zip(whole, blocks):
+        assert np.array_equal(a, b)
+    indptr, rows, _ = blocks
+    for t in range(len(indptr) - 1):  # each term's passages in order
+        assert np.all(np.diff(rows[indptr[t] : indptr[t + 1]]) > 0)
