@@ -37,9 +37,10 @@ from .fusion import Mode, convex, rrf, weighted
 from .formats import SUFFIXES
 from .ingest import IngestResult, Skipped, read_folder
 from .manifest import FORMAT_VERSION, checksums_for, commit_manifest, read_manifest, verify_files
+from .sentences import is_heading, split_paragraphs
 from .storage import atomic_path
 from .textutil import matching_tokens, normalize_whitespace, normalize_with_offsets
-from .types import Answer, Hit, Passage
+from .types import Answer, Document, Hit, Passage
 
 MAX_QUESTION_CHARS = 2000  # longer input is cut: the model reads 256 tokens at most anyway
 
@@ -279,7 +280,8 @@ class Index:
                             region.page, region.section)
                 )
                 next_id += 1
-        texts, spans = zip(*(embedding_input(p) for p in new_passages)) if new_passages else ((), ())
+        titles = {doc.id: document_title(doc) for doc in todo}
+        texts, spans = zip(*(embedding_input(p, titles[p.doc]) for p in new_passages)) if new_passages else ((), ())
         if new_passages:  # removals alone need no model at all
             embedder = make_encoder(self.settings.model) if getattr(self.encoder, "query_only", False) else self.encoder
             vectors, sentence_vectors = encode_with_sentences(embedder, list(texts), list(spans), progress=progress)
@@ -430,21 +432,34 @@ def clean_question(question: str) -> str:
     return question[:MAX_QUESTION_CHARS]
 
 
-def embedding_input(passage: Passage) -> tuple[str, list[tuple[int, int]]]:
+def embedding_input(passage: Passage, title: str = "") -> tuple[str, list[tuple[int, int]]]:
     """What the models read for a passage, and its sentences' spans inside it.
 
     The normalised passage text, after its heading path when it has one
-    ("Guide > Installation > Linux: ..."), so a passage deep in a section
-    still matches questions that name the section's subject.
+    ("Guide > Installation > Linux: ...") or else its document's ``title``,
+    so a passage deep in a document still matches questions that name the
+    document's or section's subject.
     """
     text, where = normalize_with_offsets(passage.text)
-    prefix = " > ".join(passage.section) + ": " if passage.section else ""
+    context = " > ".join(passage.section) if passage.section else title
+    prefix = f"{context}: " if context and not text.startswith(context) else ""
     spans = []
     for start, end in passage.sentences:
         a = bisect.bisect_left(where, start - passage.start)
         b = bisect.bisect_left(where, end - passage.start)
         spans.append((a + len(prefix), b + len(prefix)))
     return prefix + text, spans
+
+
+def document_title(document: Document) -> str:
+    """A document's first paragraph when it is a heading, else its file name as words."""
+    paragraphs = split_paragraphs(document.text)
+    if paragraphs:
+        start, end = paragraphs[0]
+        if is_heading(document.text, start, end):
+            return normalize_whitespace(document.text[start:end]).lstrip("#").strip()
+    stem = Path(document.id).stem
+    return " ".join(stem.replace("_", " ").replace("-", " ").split())
 
 
 def _write_sentence_vectors(path: Path, passages: Mapping[int, Passage], vectors: Mapping[int, np.ndarray], dim: int) -> None:
