@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .span import find_span
+from .span import SpanModel, find_span
 from .textutil import matching_tokens, tokenize
 from .types import Answer, Citation, Hit, Passage
 
@@ -56,17 +56,27 @@ SENTENCE_FEATURES = (
     "passage_gap", "passage_rr", "dense_rr", "sparse_rr", "novel", "novel_frac", "log_words", "heading", "first",
     *(f"is_{t}" for t in QUESTION_TYPES), *(f"match_{t}" for t in QUESTION_TYPES),
 )
+# Richer inputs, used by scorers that name them (the MLP ranker); see ``candidates``.
+EXTRA_FEATURES = (
+    "bilinear", "bilinear_gap", "bilinear_rr", "cosine_rr", "overlap_rr", "neighbour_cosine", "position",
+    "window_overlap", "passage_overlap", "caps_novel", "numbers", "q_words", "is_what", "is_which", "is_how", "is_why",
+)
+ALL_FEATURES = SENTENCE_FEATURES + EXTRA_FEATURES
 ANSWER_FEATURES = ("best_logit", "margin", "best_cosine", "best_overlap", "answer_cosine", "answer_overlap",
-                   "answer_match", "answer_other", "answer_bigrams", "top_passage_score")
+                   "answer_match", "answer_other", "answer_bigrams", "top_passage_score",
+                   "best_passage_overlap", "answer_passage_overlap", "answer_window_overlap", "rare_missing")
 
 
 @dataclass(frozen=True)
 class Scorer:
-    """Two logistic models, trained by ``scripts/train_answer_scorer.py`` (weights in JSON).
+    """The learned models, trained by ``scripts/train_answer_scorer.py`` (weights in JSON + ``.npz``).
 
-    ``sentence``: which candidate answers the question. ``answerable``: given
-    the best candidate, is it right at all; below ``threshold`` the reply is a
-    no-answer.
+    ``sentence``: which candidate answers the question: a logistic model, or a
+    one-hidden-layer MLP over standardised features when the file has
+    ``hidden``. ``projection``: optional low-rank question-to-sentence map
+    (``q @ U`` against ``s @ V``) whose score is the ``bilinear`` feature.
+    ``answerable``: given the best candidate, is it right at all; below
+    ``threshold`` the reply is a no-answer.
     """
 
     sentence_features: tuple[str, ...]
@@ -76,17 +86,49 @@ class Scorer:
     answer_weights: np.ndarray
     answer_bias: float
     threshold: float
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    hidden_weights: np.ndarray | None = None  # (features, hidden)
+    hidden_bias: np.ndarray | None = None
+    project_question: np.ndarray | None = None  # (dim, rank)
+    project_sentence: np.ndarray | None = None  # (dim, rank)
+    span: SpanModel | None = None
+    max_words: int = 0  # answers longer than this are cut to the clauses around the span (0: never)
+    rerank_passages: bool = True  # return the passages in the order of their best sentence
 
     @classmethod
     def load(cls, path: str | Path = SCORER_FILE) -> Scorer:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        path = Path(path)
+        data = json.loads(path.read_text(encoding="utf-8"))
         s, a = data["sentence"], data["answerable"]
+        extra: dict[str, np.ndarray | None] = {}
+        if "hidden" in s:
+            extra["mean"] = np.asarray(s["mean"], dtype=np.float64)
+            extra["scale"] = np.asarray(s["scale"], dtype=np.float64)
+            extra["hidden_weights"] = np.asarray(s["hidden"]["weights"], dtype=np.float64)
+            extra["hidden_bias"] = np.asarray(s["hidden"]["bias"], dtype=np.float64)
+        if data.get("projection"):
+            with np.load(path.with_name(data["projection"]), allow_pickle=False) as npz:
+                extra["project_question"] = npz["question"].astype(np.float32)
+                extra["project_sentence"] = npz["sentence"].astype(np.float32)
+        if data.get("span"):
+            extra["span"] = SpanModel.from_dict(data["span"])
         return cls(tuple(s["features"]), np.asarray(s["weights"], dtype=np.float64), float(s["bias"]),
                    tuple(a["features"]), np.asarray(a["weights"], dtype=np.float64), float(a["bias"]),
-                   float(a["threshold"]))
+                   float(a["threshold"]), max_words=int(data.get("max_words", 0)),
+                   rerank_passages=bool(data.get("rerank_passages", True)), **extra)
+
+    def sentence_logits(self, rows: np.ndarray) -> np.ndarray:
+        """Scores of a ``(candidates, len(sentence_features))`` matrix."""
+        x = np.asarray(rows, dtype=np.float64)
+        if self.mean is not None:
+            x = (x - self.mean) / self.scale
+        if self.hidden_weights is not None:
+            x = np.maximum(x @ self.hidden_weights + self.hidden_bias, 0.0)
+        return x @ self.sentence_weights + self.sentence_bias
 
     def sentence_logit(self, features: dict[str, float]) -> float:
-        return float(np.dot(self.sentence_weights, [features[f] for f in self.sentence_features]) + self.sentence_bias)
+        return float(self.sentence_logits(np.array([[features[f] for f in self.sentence_features]]))[0])
 
     def answer_probability(self, features: dict[str, float]) -> float:
         z = float(np.dot(self.answer_weights, [features[f] for f in self.answer_features]) + self.answer_bias)
@@ -129,33 +171,62 @@ class AnswerFinder:
 
     def candidates(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit]) -> list[Candidate]:
         """Every distinct sentence of the top passages with its features, scored, best first."""
+        out = self.features(question, query_vector, hits)
+        if not out:
+            return []
+        logits = self.scorer.sentence_logits(np.array([[c.features[f] for f in self.scorer.sentence_features] for c in out]))
+        scored = [replace(c, score=float(z)) for c, z in zip(out, logits)]
+        scored.sort(key=lambda c: -c.score)
+        return scored
+
+    def features(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit]) -> list[Candidate]:
+        """Every distinct sentence of the top passages with its features (unscored)."""
         q_list = matching_tokens(question)
         q_tokens = set(q_list)
         q_bigrams = set(zip(q_list, q_list[1:]))
         q_weights = {t: max(self.index.lexical.idf(t), 0.1) for t in q_tokens}
         q_total = sum(q_weights.values()) or 1.0
         qtype = question_type(question)
+        q_lower = question.lower()
+        q_words = {w.lower() for w in re.findall(r"\w+", question)}
+        wh = {w: float(bool(re.search(rf"\b{w}\b", q_lower))) for w in ("what", "which", "how", "why")}
+        projected = None
+        if self.scorer.project_question is not None:
+            projected = np.asarray(query_vector, dtype=np.float32) @ self.scorer.project_question
         top_score = hits[0].score if hits else 0.0
         seen: set[tuple[str, int, int]] = set()
         out: list[Candidate] = []
+        all_token_sets: list[set[str]] = []
+
+        def overlap_of(tokens: set[str]) -> float:
+            return sum(w for t, w in q_weights.items() if t in tokens) / q_total
+
         for rank, hit in enumerate(hits[:CANDIDATE_PASSAGES]):
             vectors = self.index.sentence_vectors.get(hit.passage.id)
-            cosines = np.asarray(vectors, dtype=np.float32) @ query_vector if vectors is not None else None
+            vectors = np.asarray(vectors, dtype=np.float32) if vectors is not None else None
+            n = len(hit.passage.sentences)
+            cosines = vectors @ query_vector if vectors is not None else np.zeros(n, dtype=np.float32)
+            bilinear = (vectors @ self.scorer.project_sentence) @ projected if projected is not None and vectors is not None \
+                else np.zeros(n, dtype=np.float32)
             texts = [_sentence_text(hit.passage, s, e) for s, e in hit.passage.sentences]
             token_lists = [tokenize(t) for t in texts]
-            overlaps = [sum(w for t, w in q_weights.items() if t in set(toks)) / q_total for toks in token_lists]
+            token_sets = [set(t) for t in token_lists]
+            all_token_sets.extend(token_sets)
+            overlaps = [overlap_of(t) for t in token_sets]
+            passage_overlap = overlap_of(set().union(*token_sets)) if token_sets else 0.0
             for j, (start, end) in enumerate(hit.passage.sentences):
                 if (hit.doc, start, end) in seen:
                     continue  # the same sentence in an overlapping passage: keep the better-ranked copy
                 seen.add((hit.doc, start, end))
-                text, toks = texts[j], token_lists[j]
-                s_tokens = set(toks)
+                text, toks, s_tokens = texts[j], token_lists[j], token_sets[j]
                 match = type_match(qtype, text, question)
-                neighbours = [overlaps[i] for i in (j - 1, j + 1) if 0 <= i < len(overlaps)]
+                near = [i for i in (j - 1, j + 1) if 0 <= i < n]
+                window = s_tokens.union(*(token_sets[i] for i in near))
+                caps = {m.group(0) for m in _CAPITALISED.finditer(text) if m.group(0).lower() not in q_words}
                 features = {
-                    "cosine": float(cosines[j]) if cosines is not None else 0.0,
+                    "cosine": float(cosines[j]),
                     "overlap": overlaps[j],
-                    "neighbour_overlap": max(neighbours, default=0.0),
+                    "neighbour_overlap": max((overlaps[i] for i in near), default=0.0),
                     "bigrams": len(q_bigrams & set(zip(toks, toks[1:]))) / max(1, len(q_bigrams)),
                     "passage_score": hit.score,
                     "passage_gap": hit.score - top_score,
@@ -169,21 +240,37 @@ class AnswerFinder:
                     "first": 1.0 if j == 0 else 0.0,
                     **{f"is_{t}": float(qtype == t) for t in QUESTION_TYPES},
                     **{f"match_{t}": match if qtype == t else 0.0 for t in QUESTION_TYPES},
+                    "bilinear": float(bilinear[j]),
+                    "neighbour_cosine": max((float(cosines[i]) for i in near), default=0.0),
+                    "position": j / max(1, n - 1),
+                    "window_overlap": overlap_of(window),
+                    "passage_overlap": passage_overlap,
+                    "caps_novel": float(np.log1p(len(caps))),
+                    "numbers": float(np.log1p(len(_NUMBER.findall(text)))),
+                    "q_words": float(np.log1p(len(q_tokens))),
+                    **{f"is_{w}": v for w, v in wh.items()},
                 }
                 out.append(Candidate(hit.doc, start, end, text, hit, rank, features))
+        # The question's rarest word in none of the retrieved sentences: the documents likely do not answer it.
+        rarest = max(q_weights, key=lambda t: (q_weights[t], t)) if q_weights else None
+        present = rarest is not None and any(rarest in s for s in all_token_sets)
+        for c in out:
+            c.features["rare_missing"] = 0.0 if rarest is None or present else 1.0
         # A title or heading ("Putin's Historic Visit to North Korea") is never the answer
         # while real sentences are there to choose from.
         sentences = [c for c in out if not c.features["heading"]]
         out = sentences or out
-        if out:
-            best_cos = max(c.features["cosine"] for c in out)
-            best_overlap = max(c.features["overlap"] for c in out)
-            for c in out:
-                c.features["cosine_gap"] = c.features["cosine"] - best_cos
-                c.features["overlap_gap"] = c.features["overlap"] - best_overlap
-        scored = [replace(c, score=self.scorer.sentence_logit(c.features)) for c in out]
-        scored.sort(key=lambda c: -c.score)
-        return scored
+        for name, gap, rr in (("cosine", "cosine_gap", "cosine_rr"), ("overlap", "overlap_gap", "overlap_rr"),
+                              ("bilinear", "bilinear_gap", "bilinear_rr")):
+            values = np.array([c.features[name] for c in out])
+            order = np.argsort(-values, kind="stable")
+            ranks = np.empty(len(out), dtype=np.int64)
+            ranks[order] = np.arange(len(out))
+            best = float(values.max()) if len(out) else 0.0
+            for c, v, r in zip(out, values, ranks):
+                c.features[gap] = float(v) - best
+                c.features[rr] = 1.0 / (1 + int(r))
+        return out
 
     def answerability(self, ranked: Sequence[Candidate]) -> dict[str, float]:
         """Question-level features of the best candidate, for the no-answer decision."""
@@ -200,18 +287,78 @@ class AnswerFinder:
             "answer_other": 1.0 - sum(best.features[f"is_{t}"] for t in QUESTION_TYPES),
             "answer_bigrams": best.features["bigrams"],
             "top_passage_score": max(c.features["passage_score"] for c in ranked),
+            # how much of the question any retrieved passage covers: low when a key word is nowhere
+            "best_passage_overlap": max(c.features.get("passage_overlap", 0.0) for c in ranked),
+            "answer_passage_overlap": best.features.get("passage_overlap", 0.0),
+            "answer_window_overlap": best.features.get("window_overlap", 0.0),
+            "rare_missing": best.features.get("rare_missing", 0.0),
         }
 
     def answer(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit], k: int) -> Answer:
         ranked = self.candidates(question, query_vector, hits)
         if not ranked:
             return Answer(question, "", 0.0, (), tuple(hits[:k]))
+        if self.scorer.rerank_passages:
+            hits = rerank_hits(hits, ranked)
         confidence = self.scorer.answer_probability(self.answerability(ranked))
         if confidence < self.scorer.threshold:
             return Answer(question, "", confidence, (), tuple(hits[:k]))
         best = ranked[0]
-        span = find_span(question, best.text, question_type(question))
+        span = find_span(question, best.text, question_type(question), self.scorer.span)
+        if self.scorer.max_words:
+            a, b = trim_sentence(best.text, span, self.scorer.max_words)
+            if (a, b) != (0, len(best.text)):
+                best = replace(best, start=best.start + a, end=best.start + b, text=best.text[a:b])
+                span = (min(max(span[0] - a, 0), b - a), min(max(span[1] - a, 0), b - a))
         return Answer(question, best.text, confidence, (_citation(best, confidence, span),), tuple(hits[:k]))
+
+
+def rerank_hits(hits: Sequence[Hit], ranked: Sequence[Candidate]) -> list[Hit]:
+    """The passages in the order of their best candidate sentence (unscored passages keep their place after)."""
+    best: dict[int, int] = {}
+    for position, c in enumerate(ranked):
+        best.setdefault(c.hit.passage.id, position)
+    order = sorted(range(len(hits)), key=lambda i: (best.get(hits[i].passage.id, len(ranked)), i))
+    return [hits[i] for i in order]
+
+
+_CLAUSE_BREAK = re.compile(r"[,;:]\s+|\s+[–—-]\s+|\s+\(|\)\s+")
+
+
+def trim_sentence(sentence: str, span: tuple[int, int], max_words: int) -> tuple[int, int]:
+    """Offsets of the clauses around ``span`` when ``sentence`` has more than ``max_words`` words.
+
+    The sentence is cut only at clause breaks (commas, semicolons, colons,
+    dashes, brackets); the clause holding the span grows by whole neighbouring
+    clauses while it stays within ``max_words``. The result is a verbatim
+    substring, so its offsets stay exact.
+    """
+    if len(sentence.split()) <= max_words:
+        return 0, len(sentence)
+    cuts = [0]
+    for m in _CLAUSE_BREAK.finditer(sentence):
+        cuts.append(m.end())
+    cuts.append(len(sentence))
+    bounds = sorted(set(cuts))
+    pieces = list(zip(bounds, bounds[1:]))
+    first = next((i for i, (x, y) in enumerate(pieces) if x <= span[0] < y), 0)
+    last = next((i for i, (x, y) in enumerate(pieces) if x < span[1] <= y), len(pieces) - 1)
+    lo, hi = first, max(first, last)
+
+    def words(i: int, j: int) -> int:
+        return len(sentence[pieces[i][0] : pieces[j][1]].split())
+
+    while True:
+        grow = [(words(lo - 1, hi), lo - 1, hi)] if lo > 0 else []
+        grow += [(words(lo, hi + 1), lo, hi + 1)] if hi + 1 < len(pieces) else []
+        grow = [g for g in grow if g[0] <= max_words]
+        if not grow:
+            break
+        _, lo, hi = min(grow)
+    start, end = pieces[lo][0], pieces[hi][1]
+    text = sentence[start:end]
+    end = start + len(text.rstrip(" ,;:–—-("))
+    return start, end
 
 
 def _sentence_text(passage: Passage, start: int, end: int) -> str:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from .textutil import STOPWORDS, tokenize
 
 _WORD = re.compile(r"[\w$€£%][\w'’.,%-]*[\w%]|[\w$€£%]")
@@ -45,8 +47,61 @@ class _Token:
         return self.text[:1].isupper()
 
 
-def find_span(question: str, sentence: str, qtype: str) -> tuple[int, int]:
-    """``(start, end)`` of the answer phrase inside ``sentence`` (the whole sentence if none is better)."""
+SPAN_KINDS = ("name", "date", "number", "phrase")
+SPAN_QTYPES = ("when", "number", "who", "where", "other")
+# Inputs of the learned span scorer (``span`` in qa/answer_scorer.json), in order.
+SPAN_FEATURES = (
+    "rule", "rule_rr", "lead", "prep_before", "closeness", "log_words", "position", "after_anchor", "capitalised",
+    "has_digit", "comma_after", "in_parens", "sentence_words",
+    *(f"{k}_{q}" for q in SPAN_QTYPES for k in SPAN_KINDS),
+)
+_PREPOSITIONS = {"in", "at", "on", "by", "from", "to", "of", "for", "with", "as", "into", "near", "since", "during", "than"}
+
+
+@dataclass(frozen=True)
+class SpanCandidate:
+    start: int
+    end: int
+    kind: str
+    features: dict[str, float]
+
+
+def find_span(question: str, sentence: str, qtype: str, model: SpanModel | None = None) -> tuple[int, int]:
+    """``(start, end)`` of the answer phrase inside ``sentence`` (the whole sentence if none is better).
+
+    With a ``model`` the learned scorer picks among the phrases; without, the
+    hand-set rule score does.
+    """
+    cands = span_candidates(question, sentence, qtype)
+    if not cands:
+        return 0, len(sentence)
+    if model is None:
+        best = max(cands, key=lambda c: c.features["rule"])  # first of equals, as before
+        return best.start, best.end
+    scores = model.scores(cands)
+    best = cands[int(np.argmax(scores))]
+    return best.start, best.end
+
+
+@dataclass(frozen=True)
+class SpanModel:
+    """A logistic model over ``SPAN_FEATURES`` (trained by ``scripts/train_answer_scorer.py``)."""
+
+    features: tuple[str, ...]
+    weights: np.ndarray
+    bias: float
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SpanModel:
+        return cls(tuple(data["features"]), np.asarray(data["weights"], dtype=np.float64), float(data["bias"]))
+
+    def scores(self, cands: list[SpanCandidate]) -> np.ndarray:
+        x = np.array([[c.features[f] for f in self.features] for c in cands], dtype=np.float64)
+        return x @ self.weights + self.bias
+
+
+def span_candidates(question: str, sentence: str, qtype: str) -> list[SpanCandidate]:
+    """Every answer-phrase candidate of ``sentence`` with its features (``rule``: the hand-set score)."""
     q_stems = set(tokenize(question))
     q_lower = {w.lower() for w in re.findall(r"\w+", question)}
     tokens = []
@@ -56,23 +111,45 @@ def find_span(question: str, sentence: str, qtype: str) -> tuple[int, int]:
         in_q = text.lower() in q_lower or bool(stems) and all(s in q_stems for s in stems)
         tokens.append(_Token(text, m.start(), m.start() + len(text), in_q))
     if not tokens:
-        return 0, len(sentence)
-    best, best_score = None, 0.0
+        return []
     anchors = [i for i, t in enumerate(tokens) if t.in_question and t.text.lower() not in STOPWORDS]
+    qt = qtype if qtype in SPAN_QTYPES else "other"
+    out: list[SpanCandidate] = []
     for i, j, kind in _candidates(tokens, sentence):
         words = tokens[i:j]
         if any(t.in_question for t in words) or all(t.text.lower() in STOPWORDS for t in words):
             continue
+        start, end = words[0].start, words[-1].end
         score = _type_score(kind, qtype)
-        if i > 0 and tokens[i - 1].text.lower() in _LEAD_WORDS.get(qtype, ()):
-            score += 0.75  # "in Vietnam", "by Kim Jong Un", "since 1961"
+        lead = 1.0 if i > 0 and tokens[i - 1].text.lower() in _LEAD_WORDS.get(qtype, ()) else 0.0
+        score += 0.75 * lead  # "in Vietnam", "by Kim Jong Un", "since 1961"
+        closeness = 0.0
         if anchors:
             distance = min(min(abs(a - i), abs(a - (j - 1))) for a in anchors)
-            score += 1.0 / (1.0 + distance)
+            closeness = 1.0 / (1.0 + distance)
+        score += closeness
         score -= 0.05 * max(0, len(words) - 3)
-        if best is None or score > best_score:
-            best, best_score = (words[0].start, words[-1].end), score
-    return best if best is not None else (0, len(sentence))
+        after = sentence[end : end + 2]
+        features = {
+            "rule": score,
+            "lead": lead,
+            "prep_before": 1.0 if i > 0 and tokens[i - 1].text.lower() in _PREPOSITIONS else 0.0,
+            "closeness": closeness,
+            "log_words": float(np.log1p(len(words))),
+            "position": i / max(1, len(tokens) - 1),
+            "after_anchor": 1.0 if anchors and i > anchors[0] else 0.0,
+            "capitalised": sum(t.capitalised for t in words) / len(words),
+            "has_digit": 1.0 if any(ch.isdigit() for t in words for ch in t.text) else 0.0,
+            "comma_after": 1.0 if after[:1] in {",", ";", ".", ")"} else 0.0,
+            "in_parens": 1.0 if sentence.rfind("(", 0, start) > sentence.rfind(")", 0, start) else 0.0,
+            "sentence_words": float(np.log1p(len(tokens))),
+            **{f"{k}_{q}": float(k == kind and q == qt) for q in SPAN_QTYPES for k in SPAN_KINDS},
+        }
+        out.append(SpanCandidate(start, end, kind, features))
+    order = sorted(range(len(out)), key=lambda n: -out[n].features["rule"])
+    for r, n in enumerate(order):
+        out[n].features["rule_rr"] = 1.0 / (1 + r)
+    return out
 
 
 def _candidates(tokens: list[_Token], sentence: str) -> list[tuple[int, int, str]]:

@@ -1,16 +1,25 @@
-"""Train the answer scorer (qa/answer_scorer.json) on SQuAD v1.1 train.
+"""Train the answer models (qa/answer_scorer.json) on SQuAD v1.1 train.
 
-Two logistic regressions over the features in ``qa.answer``:
-  1. sentence: does this candidate sentence contain the gold answer?
-     (every sentence of the top-5 passages of each question is a row)
-  2. answerable: is the best-scored candidate right at all? Unanswerable
-     rows come from asking questions of articles of half A against an index of
-     the disjoint half B, so the documents cannot answer them.
-The no-answer threshold is set so that at most --false-no-answer of the
-answerable training questions get a no-answer.
+  1. sentence ranker: which candidate sentence holds the gold answer? Every
+     sentence of the top-5 passages of a question is a candidate. --ranker
+     logistic: logistic regression over the 24 ``SENTENCE_FEATURES`` (shipped);
+     --ranker mlp: a one-hidden-layer MLP over 40 features trained with a
+     listwise loss (softmax over each question's candidates), see bench/mlp_scorer.json.
+  2. span scorer: which phrase of the gold sentence is the answer? A linear
+     model over ``qa.span.SPAN_FEATURES``, listwise again, the target being the
+     phrase(s) with the best token F1 against the gold answer.
+  3. answerable: is the best-ranked candidate right at all? Logistic regression;
+     unanswerable rows come from asking questions of articles of half A against
+     an index of the disjoint half B, so the documents cannot answer them. The
+     no-answer threshold is set so that --false-no-answer of the answerable
+     training questions get a no-answer.
+  4. answer length: sentences over --max-words words are cut to the clauses
+     around the span (``qa.answer.trim_sentence``); the report gives the
+     training accuracy and length with and without the cut.
 
 Only SQuAD *train* articles are used (disjoint from the dev articles that
-``qa eval`` is measured on). Usage:
+``qa eval`` is measured on); --validate can name a held-out list of train
+articles. Usage (indexes are cached in --work, so a rerun only retrains):
     .venv/bin/python scripts/train_answer_scorer.py
 """
 
@@ -29,11 +38,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.answer import ANSWER_FEATURES, SENTENCE_FEATURES, Scorer  # noqa: E402
+from qa.answer import ALL_FEATURES, ANSWER_FEATURES, SENTENCE_FEATURES, AnswerFinder, Scorer, question_type, trim_sentence  # noqa: E402
 from qa.encoder import SentenceTransformerEncoder  # noqa: E402
+from qa.evaluate import f1_score  # noqa: E402
 from qa.fusion import Mode  # noqa: E402
 from qa.index import Index  # noqa: E402
+from qa.span import SPAN_FEATURES, SpanModel, find_span, span_candidates  # noqa: E402
 from qa.storage import write_json_atomic  # noqa: E402
+
+# The ranker's inputs: every candidate feature except the (unused) bilinear projection.
+RANKER_FEATURES = tuple(f for f in ALL_FEATURES if not f.startswith("bilinear"))
+HIDDEN = 32
+
 
 def write_articles(articles: list[dict], folder: Path, heuristic: dict[str, int]) -> list[dict]:
     """Write each article like the squad_dev docs; return questions with gold offsets.
@@ -49,7 +65,7 @@ def write_articles(articles: list[dict], folder: Path, heuristic: dict[str, int]
     questions = []
     for article in articles:
         name = f"{article['title']}.txt"
-        parts, pos = [article["title"].replace("_", " ")], None
+        parts = [article["title"].replace("_", " ")]
         pos = len(parts[0]) + 2
         text_parts = [parts[0]]
         for para in article["paragraphs"]:
@@ -65,32 +81,125 @@ def write_articles(articles: list[dict], folder: Path, heuristic: dict[str, int]
     return questions
 
 
-def rows_for(index: Index, questions: list[dict], answerable: bool) -> list[tuple[list, dict]]:
+def collect(index: Index, questions: list[dict], answerable: bool) -> list[dict]:
+    """Each question's candidates (unscored features) and which of them hold the gold answer."""
+    finder = AnswerFinder(index, _plain_scorer())
+    vectors = index.encoder.encode([q["question"] for q in questions], batch_size=128)
     out = []
-    for q in questions:
-        qv = index.encode_query(q["question"])
-        hits = index._search(q["question"], 5, Mode.HYBRID, qv[0:1])
-        cands = index._answers.candidates(q["question"], qv[0], hits)
-        labels = [answerable and c.doc == q["doc"] and c.start <= q["gold"] < c.end for c in cands]
-        out.append((cands, {"labels": labels, "answerable": answerable}))
+    for q, qv in zip(questions, vectors):
+        qv = np.asarray(qv, dtype=np.float32)
+        hits = index._search(q["question"], 5, Mode.HYBRID, qv[None, :])
+        cands = finder.features(q["question"], qv, hits)
+        labels = np.array([answerable and c.doc == q["doc"] and c.start <= q["gold"] < c.end for c in cands], dtype=bool)
+        x = np.array([[c.features[f] for f in RANKER_FEATURES] for c in cands], dtype=np.float64).reshape(len(cands), -1)
+        out.append({**q, "cands": cands, "x": x, "y": labels})
     return out
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, weight: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+def _plain_scorer() -> Scorer:
+    n = len(RANKER_FEATURES)
+    return Scorer(RANKER_FEATURES, np.zeros(n), 0.0, ANSWER_FEATURES, np.zeros(len(ANSWER_FEATURES)), 0.0, 0.0)
+
+
+def fit_listwise(groups: list[tuple[np.ndarray, np.ndarray]], hidden: int, epochs: int, seed: int,
+                 lr: float = 1e-2, weight_decay: float = 1e-4) -> dict:
+    """Softmax-over-candidates training of a linear model or a one-hidden-layer MLP (torch, CPU)."""
+    import torch
+
+    torch.manual_seed(seed)
+    groups = [(x, t) for x, t in groups if len(t) and t.sum() > 0]
+    allx = np.concatenate([x for x, _ in groups])
+    mean, scale = allx.mean(0), allx.std(0) + 1e-6
+    width = max(len(t) for _, t in groups)
+    x_pad = torch.zeros(len(groups), width, allx.shape[1])
+    t_pad = torch.zeros(len(groups), width)
+    mask = torch.zeros(len(groups), width, dtype=torch.bool)
+    for i, (x, t) in enumerate(groups):
+        x_pad[i, : len(t)] = torch.tensor((x - mean) / scale, dtype=torch.float32)
+        t_pad[i, : len(t)] = torch.tensor(t / t.sum(), dtype=torch.float32)
+        mask[i, : len(t)] = True
+    if hidden:
+        model = torch.nn.Sequential(torch.nn.Linear(allx.shape[1], hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
+    else:
+        model = torch.nn.Sequential(torch.nn.Linear(allx.shape[1], 1))
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    for _ in range(epochs):
+        for batch in torch.randperm(len(groups)).split(256):
+            logits = model(x_pad[batch]).squeeze(-1).masked_fill(~mask[batch], -1e9)
+            loss = -(t_pad[batch] * torch.log_softmax(logits, -1)).sum(-1).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    layers = [m for m in model if isinstance(m, torch.nn.Linear)]
+    out = {"mean": mean, "scale": scale}
+    if hidden:
+        out["hidden"] = {"weights": layers[0].weight.detach().numpy().T.astype(np.float64),
+                         "bias": layers[0].bias.detach().numpy().astype(np.float64)}
+    out["weights"] = layers[-1].weight.detach().numpy()[0].astype(np.float64)
+    out["bias"] = float(layers[-1].bias.detach().numpy()[0])
+    return out
+
+
+def ranker_scorer(params: dict) -> Scorer:
+    hidden = params.get("hidden")
+    return Scorer(RANKER_FEATURES, params["weights"], params["bias"], ANSWER_FEATURES, np.zeros(len(ANSWER_FEATURES)), 0.0, 0.0,
+                  mean=params["mean"], scale=params["scale"],
+                  hidden_weights=hidden["weights"] if hidden else None, hidden_bias=hidden["bias"] if hidden else None)
+
+
+def span_groups(rows: list[dict], model: SpanModel | None = None) -> tuple[list, list[float], list[float]]:
+    """Span candidates of each question's gold sentence, their F1 targets, and the rule/model F1."""
+    groups, rule_f1, model_f1 = [], [], []
+    for r in rows:
+        gold = [c for c, y in zip(r["cands"], r["y"]) if y]
+        if not gold:
+            continue
+        text, qtype = gold[0].text, question_type(r["question"])
+        cands = span_candidates(r["question"], text, qtype)
+        if not cands:
+            continue
+        f1 = np.array([f1_score(text[c.start : c.end], [r["answer"]]) for c in cands])
+        x = np.array([[c.features[f] for f in SPAN_FEATURES] for c in cands])
+        groups.append((x, (f1 == f1.max()).astype(np.float64) if f1.max() > 0 else np.zeros(len(f1))))
+        a, b = find_span(r["question"], text, qtype)
+        rule_f1.append(f1_score(text[a:b], [r["answer"]]))
+        if model is not None:
+            a, b = find_span(r["question"], text, qtype, model)
+            model_f1.append(f1_score(text[a:b], [r["answer"]]))
+    return groups, rule_f1, model_f1
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> tuple[np.ndarray, float]:
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression(C=1.0 / (l2 * len(y)), max_iter=2000)
-    model.fit(x, y, sample_weight=weight)
+    model.fit(x, y)
     return model.coef_[0], float(model.intercept_[0])
+
+
+def rank(scorer: Scorer, row: dict) -> list:
+    if not row["cands"]:
+        return []
+    logits = scorer.sentence_logits(row["x"])
+    order = np.argsort(-logits, kind="stable")
+    ranked = []
+    for i in order:
+        c = row["cands"][i]
+        c.score = float(logits[i])
+        ranked.append(c)
+    return ranked, [bool(row["y"][i]) for i in order]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", default=str(ROOT.parent / "shared/train/squad_v1.1_train.json.gz"))
     parser.add_argument("--articles", type=int, default=100, help="articles used (half answerable, half as distractors)")
-    parser.add_argument("--questions", type=int, default=5000, help="answerable training questions")
-    parser.add_argument("--unanswerable", type=int, default=2500)
+    parser.add_argument("--unanswerable", type=int, default=4000, help="questions of half A asked of half B")
     parser.add_argument("--false-no-answer", type=float, default=0.07, help="target false no-answer rate on train")
+    parser.add_argument("--max-words", type=int, default=50, help="cut longer answer sentences at clause breaks (0: never)")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--ranker", choices=("logistic", "mlp"), default="logistic",
+                        help="sentence ranker: logistic (shipped) or the listwise MLP (bench/mlp_scorer.json)")
     parser.add_argument("--work", default="/tmp/qa-train")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", default=str(ROOT / "qa/answer_scorer.json"))
@@ -114,53 +223,87 @@ def main() -> int:
     index_a = Index.build(work / "A", work / "index-A", encoder=encoder)
     index_b = Index.build(work / "B", work / "index-B", encoder=encoder)
     print(f"indexed {2 * half} articles in {time.time() - t0:.0f} s", file=sys.stderr)
-    rng.shuffle(qa_a)
-    positives = rows_for(index_a, qa_a[: args.questions], True)
-    negatives = rows_for(index_b, qa_a[args.questions : args.questions + args.unanswerable], False)
+    negatives_q = random.Random(args.seed + 1).sample(qa_a, min(args.unanswerable, len(qa_a)))
+    t0 = time.time()
+    positives = collect(index_a, qa_a, True)
+    negatives = collect(index_b, negatives_q, False)
+    print(f"collected {len(positives)} + {len(negatives)} questions in {time.time() - t0:.0f} s", file=sys.stderr)
 
-    # 1. sentence scorer
-    x = np.array([[c.features[f] for f in SENTENCE_FEATURES] for cands, _ in positives for c in cands])
-    y = np.array([label for _, meta in positives for label in meta["labels"]], dtype=int)
-    w, b = fit_logistic(x, y)
-    scorer = Scorer(SENTENCE_FEATURES, w, b, ANSWER_FEATURES, np.zeros(len(ANSWER_FEATURES)), 0.0, 0.0)
+    # 1. sentence ranker
+    if args.ranker == "mlp":
+        params = fit_listwise([(r["x"], r["y"].astype(np.float64)) for r in positives], HIDDEN, args.epochs, args.seed)
+        scorer = ranker_scorer(params)
+        sentence = {"features": list(RANKER_FEATURES), "mean": _round(params["mean"]), "scale": _round(params["scale"]),
+                    "hidden": {"weights": _round(params["hidden"]["weights"]), "bias": _round(params["hidden"]["bias"])},
+                    "weights": _round(params["weights"]), "bias": round(params["bias"], 6)}
+    else:  # pointwise logistic regression over the 24 basic features
+        cols = [RANKER_FEATURES.index(f) for f in SENTENCE_FEATURES]
+        w, b = fit_logistic(np.concatenate([r["x"][:, cols] for r in positives if r["cands"]]),
+                            np.concatenate([r["y"] for r in positives if r["cands"]]).astype(int))
+        scorer = Scorer(SENTENCE_FEATURES, w, b, ANSWER_FEATURES, np.zeros(len(ANSWER_FEATURES)), 0.0, 0.0)
+        for r in positives + negatives:
+            r["x"] = r["x"][:, cols] if len(r["x"]) else np.zeros((0, len(cols)))
+        sentence = {"features": list(SENTENCE_FEATURES), "weights": _round(w), "bias": round(b, 6)}
 
-    # 2. answerable model over the re-scored candidates
-    ax, ay, correct_top = [], [], 0
+    # 2. span scorer, on the gold sentences
+    groups, rule_f1, _ = span_groups(positives)
+    span_params = fit_listwise(groups, 0, args.epochs, args.seed)
+    # fold the standardisation into the linear weights: score = x @ w + b
+    span_w = span_params["weights"] / span_params["scale"]
+    span_b = span_params["bias"] - float(np.dot(span_params["mean"], span_w))
+    span_model = SpanModel(SPAN_FEATURES, span_w, span_b)
+    _, _, model_f1 = span_groups(positives, span_model)
+
+    # 3. answerable model over the ranked candidates
+    finder = AnswerFinder(index_a, scorer)
+    ax, ay, words, trimmed_words, trimmed_right = [], [], [], [], []
     for rows in (positives, negatives):
-        for cands, meta in rows:
-            if not cands:
+        for r in rows:
+            if not r["cands"]:
                 continue
-            scored = sorted(((scorer.sentence_logit(c.features), i) for i, c in enumerate(cands)), reverse=True)
-            ranked = [cands[i] for _, i in scored]
-            for c, (s, _) in zip(ranked, scored):
-                c.score = s
-            best_right = meta["labels"][scored[0][1]]
-            correct_top += best_right
-            feats = index_a._answers.answerability(ranked)
+            ranked, labels = rank(scorer, r)
+            feats = finder.answerability(ranked)
             ax.append([feats[f] for f in ANSWER_FEATURES])
-            ay.append(int(best_right))
+            ay.append(int(labels[0]))
+            if rows is positives:
+                best = ranked[0]
+                span = find_span(r["question"], best.text, question_type(r["question"]), span_model)
+                a, b = trim_sentence(best.text, span, args.max_words) if args.max_words else (0, len(best.text))
+                words.append(len(best.text.split()))
+                trimmed_words.append(len(best.text[a:b].split()))
+                trimmed_right.append(labels[0] and best.start + a <= r["gold"] < best.start + b)
     ax_arr, ay_arr = np.array(ax), np.array(ay)
     aw, ab = fit_logistic(ax_arr, ay_arr)
     probs = 1 / (1 + np.exp(-(ax_arr @ aw + ab)))
-    n_pos = len(positives)
-    answerable_probs = probs[:n_pos]
-    threshold = float(np.quantile(answerable_probs, args.false_no_answer))
-    no_answer_acc = float(np.mean(probs[n_pos:] < threshold))
-    top_acc = float(np.mean(ay_arr[:n_pos]))
+    n_pos = sum(1 for r in positives if r["cands"])
+    threshold = float(np.quantile(probs[:n_pos], args.false_no_answer))
     report = {
-        "train_articles": 2 * half, "answerable_questions": n_pos, "unanswerable_questions": len(negatives),
-        "top_sentence_accuracy": round(top_acc, 4), "threshold": round(threshold, 4),
-        "no_answer_accuracy": round(no_answer_acc, 4), "false_no_answer_rate": round(float(np.mean(answerable_probs < threshold)), 4),
+        "train_articles": 2 * half, "answerable_questions": len(positives), "unanswerable_questions": len(negatives),
+        "candidate_oracle": round(float(np.mean([r["y"].any() for r in positives])), 4),
+        "top_sentence_accuracy": round(float(np.mean(ay_arr[:n_pos])), 4),
+        "top_sentence_accuracy_after_cut": round(float(np.mean(trimmed_right)), 4),
+        "mean_words": round(float(np.mean(words)), 2), "mean_words_after_cut": round(float(np.mean(trimmed_words)), 2),
+        "span_f1_on_gold_sentence_rule": round(float(np.mean(rule_f1)), 4),
+        "span_f1_on_gold_sentence_learned": round(float(np.mean(model_f1)), 4),
+        "threshold": round(threshold, 4),
+        "no_answer_accuracy": round(float(np.mean(probs[n_pos:] < threshold)), 4),
+        "false_no_answer_rate": round(float(np.mean(probs[:n_pos] < threshold)), 4),
     }
     write_json_atomic(args.out, {
         "trained_by": "scripts/train_answer_scorer.py", "data": "SQuAD v1.1 train (CC BY-SA 4.0)", "seed": args.seed,
         "train_report": report,
-        "sentence": {"features": list(SENTENCE_FEATURES), "weights": [round(float(v), 6) for v in w], "bias": round(b, 6)},
-        "answerable": {"features": list(ANSWER_FEATURES), "weights": [round(float(v), 6) for v in aw], "bias": round(ab, 6),
+        "max_words": args.max_words,
+        "sentence": sentence,
+        "span": {"features": list(SPAN_FEATURES), "weights": _round(span_w), "bias": round(span_b, 6)},
+        "answerable": {"features": list(ANSWER_FEATURES), "weights": _round(aw), "bias": round(ab, 6),
                        "threshold": round(threshold, 6)},
     })
     print(json.dumps(report))
     return 0
+
+
+def _round(values: np.ndarray) -> list:
+    return np.round(np.asarray(values, dtype=np.float64), 6).tolist()
 
 
 if __name__ == "__main__":

@@ -7,8 +7,16 @@ import math
 
 import pytest
 
-from qa.answer import ANSWER_FEATURES, SCORER_FILE, SENTENCE_FEATURES, Scorer, question_type, type_match
-from qa.span import find_span
+from pathlib import Path
+
+import numpy as np
+
+from qa.answer import (ALL_FEATURES, ANSWER_FEATURES, SCORER_FILE, SENTENCE_FEATURES, Candidate, Scorer, question_type,
+                       rerank_hits, trim_sentence, type_match)
+from qa.index import Index
+from qa.span import SPAN_FEATURES, find_span, span_candidates
+from qa.types import Hit, Passage
+from conftest import read_original
 
 
 @pytest.mark.parametrize(
@@ -53,6 +61,8 @@ def test_type_match_looks_for_the_asked_kind() -> None:
 def test_find_span_picks_the_answer_phrase(question: str, sentence: str, span: str) -> None:
     start, end = find_span(question, sentence, question_type(question))
     assert sentence[start:end] == span
+    start, end = find_span(question, sentence, question_type(question), Scorer.load().span)  # the learned scorer
+    assert sentence[start:end] == span
 
 
 def test_find_span_falls_back_to_the_whole_sentence() -> None:
@@ -64,15 +74,20 @@ def test_find_span_falls_back_to_the_whole_sentence() -> None:
 def test_shipped_scorer_loads_and_names_known_features() -> None:
     data = json.loads(SCORER_FILE.read_text(encoding="utf-8"))
     scorer = Scorer.load()
-    assert set(scorer.sentence_features) <= set(SENTENCE_FEATURES)
+    assert set(scorer.sentence_features) <= set(ALL_FEATURES)
     assert set(scorer.answer_features) <= set(ANSWER_FEATURES)
-    assert len(scorer.sentence_weights) == len(scorer.sentence_features)
+    if scorer.hidden_weights is None:
+        assert len(scorer.sentence_weights) == len(scorer.sentence_features)
+    else:
+        assert scorer.hidden_weights.shape == (len(scorer.sentence_features), len(scorer.sentence_weights))
+    assert scorer.span is not None and scorer.span.features == SPAN_FEATURES
+    assert 0 < scorer.max_words
     assert 0.0 < scorer.threshold < 1.0
     assert data["train_report"]["answerable_questions"] > 0  # it was trained, not hand-set
 
 
 def _features(**values: float) -> dict[str, float]:
-    base = {name: 0.0 for name in SENTENCE_FEATURES}
+    base = {name: 0.0 for name in ALL_FEATURES}
     base.update(values)
     return base
 
@@ -94,3 +109,62 @@ def test_shipped_answerability_model_is_calibrated_in_the_right_direction() -> N
     unrelated = {name: 0.0 for name in ANSWER_FEATURES} | {"best_logit": -4.0, "best_cosine": 0.1, "answer_cosine": 0.1,
                                                             "top_passage_score": 0.1}
     assert scorer.answer_probability(confident) > scorer.threshold > scorer.answer_probability(unrelated)
+
+
+MLP_SCORER = Path(__file__).resolve().parent.parent / "bench" / "mlp_scorer.json"
+
+
+@pytest.mark.parametrize("path", [SCORER_FILE, MLP_SCORER])
+def test_ranker_scores_a_matrix_like_one_row_at_a_time(path: Path) -> None:
+    scorer = Scorer.load(path)
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(6, len(scorer.sentence_features)))
+    one_by_one = [scorer.sentence_logit(dict(zip(scorer.sentence_features, row))) for row in rows]
+    assert np.allclose(scorer.sentence_logits(rows), one_by_one)
+
+
+LONG = ("The Broncos defeated the Carolina Panthers, who had won the NFC title the year before, by a score of 24-10 "
+        "in a game played at Levi's Stadium in Santa Clara, California, on February 7, 2016, before a crowd of "
+        "seventy thousand fans.")
+
+
+@pytest.mark.parametrize("phrase", ["Levi's Stadium", "Carolina Panthers", "February 7, 2016", "seventy thousand"])
+def test_trim_sentence_keeps_the_span_verbatim_within_the_limit(phrase: str) -> None:
+    at = LONG.index(phrase)
+    start, end = trim_sentence(LONG, (at, at + len(phrase)), 20)
+    assert start <= at and at + len(phrase) <= end
+    assert len(LONG[start:end].split()) <= 20
+    assert LONG[start:end] == LONG[start:end].strip(" ,;")
+
+
+def test_trim_sentence_leaves_short_sentences_whole() -> None:
+    assert trim_sentence("Putin visited North Korea.", (6, 13), 20) == (0, 26)
+    assert trim_sentence(LONG, (0, 5), 0 + len(LONG.split())) == (0, len(LONG))
+
+
+def _hit(pid: int, score: float) -> Hit:
+    return Hit(Passage(pid, "d.txt", pid, pid * 100, pid * 100 + 50, "x" * 50, ((pid * 100, pid * 100 + 50),)), score, 1, 1)
+
+
+def test_rerank_hits_puts_the_passage_of_the_best_sentence_first() -> None:
+    hits = [_hit(0, 0.9), _hit(1, 0.8), _hit(2, 0.7)]
+    ranked = [Candidate("d.txt", 200, 250, "x", hits[2], 2, {}, 3.0), Candidate("d.txt", 0, 50, "x", hits[0], 0, {}, 1.0)]
+    assert [h.passage.id for h in rerank_hits(hits, ranked)] == [2, 0, 1]
+
+
+def test_span_candidates_have_every_span_feature() -> None:
+    cands = span_candidates("Who invited Putin?", "Putin was invited by Kim Jong Un in June.", "who")
+    assert cands and all(set(SPAN_FEATURES) <= set(c.features) for c in cands)
+
+
+def test_cut_answers_still_slice_back_to_the_file(built_index: Index, docs_dir: Path, tmp_path: Path) -> None:
+    data = json.loads(SCORER_FILE.read_text(encoding="utf-8")) | {"max_words": 4}
+    data["answerable"] = {**data["answerable"], "threshold": 0.0}  # always answer
+    (tmp_path / "scorer.json").write_text(json.dumps(data), encoding="utf-8")
+    built_index.use_scorer(tmp_path / "scorer.json")
+    answer = built_index.ask("How much heavier than Earth is Jupiter, the largest planet?")
+    c = answer.citations[0]
+    original = read_original(docs_dir, c.doc)
+    assert original[c.start : c.end] == c.text == answer.text
+    assert c.start <= c.span_start <= c.span_end <= c.end
+    assert len(answer.text.split()) <= 4 or not any(p in answer.text for p in ",;:")
