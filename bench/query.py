@@ -287,8 +287,8 @@ def plot(results: list[dict]) -> None:
         right.axhline(3, color="grey", linestyle="--", linewidth=1)
         right.set_xscale("log")
         right.set_xlabel("passages")
-        right.set_ylabel("GB")
-        right.set_title("peak RSS (dashed: 3 GB)")
+        right.set_ylabel("GiB")
+        right.set_title("peak RSS (dashed: 3 GiB)")
         right.legend(fontsize=7)
 
     save_plot("query", draw, size=(11, 4.2))
