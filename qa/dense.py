@@ -28,7 +28,7 @@ from .storage import atomic_path
 
 
 SINGLE_THREAD_BATCH = 4  # query batches up to this size search on one thread
-EXACT_LIMIT = 50_000  # above this many vectors, search an IVF index (bench/ann.py: exact costs ~6 ms at 50k, 12 ms at 100k)
+EXACT_LIMIT = 50_000  # above this many vectors, search an IVF index (bench/ann.py: exact takes 7.8 ms at 50k, 14 ms at 100k)
 NPROBE = 64  # IVF cells searched per query (bench/ann.py: recall@10 0.96-0.97 from 20k to 1M; 32 gave 0.93)
 POINTS_PER_CELL_TRAINING = 64  # k-means training sample: this many vectors per cell at most
 RETRAIN_GROWTH = 32  # re-train the cells when the store has grown this much since training
