@@ -31,7 +31,8 @@ def main() -> int:
     parser.add_argument("--articles", type=int, default=13)
     args = parser.parse_args()
     from qa.encoder import SentenceTransformerEncoder
-    from qa.index import Index, embedding_input
+    from qa.index import Index, document_title, embedding_input
+    from qa.ingest import read_folder
 
     work = Path(tempfile.mkdtemp(prefix="qa-build-"))
     docs = work / "docs"
@@ -44,7 +45,8 @@ def main() -> int:
     started = time.perf_counter()
     index = Index.build(docs, work / "index", encoder=encoder)
     build = time.perf_counter() - started
-    texts = [embedding_input(index.passages[pid])[0] for pid in sorted(index.passages)]
+    titles = {d.id: document_title(d) for d in read_folder(docs).documents}  # the floor encodes what the index encoded
+    texts = [embedding_input(p, titles[p.doc])[0] for p in (index.passages[pid] for pid in sorted(index.passages))]
     started = time.perf_counter()
     encoder._load().encode(texts, batch_size=64)
     floor = time.perf_counter() - started
