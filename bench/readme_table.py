@@ -100,6 +100,13 @@ def rows() -> list[tuple[str, str, str]]:
             f"{build['build_s']:.1f} s vs {build['encode_floor_s']:.1f} s: {build['overhead']:.0%} overhead",
             "`bench/build.py`" + load_note(build),
         ))
+        rates = build.get("floor_passages_per_s_by_batch_size")
+        if rates:
+            out.append((
+                "the model's own `encode` of those texts by batch size (docqa uses " + str(build["batch_size"]) + ")",
+                ", ".join(f"{size}: {rate:.0f} passages/s" for size, rate in rates.items()),
+                "`bench/build.py`",
+            ))
     incremental = load("incremental")
     if incremental:
         scenarios = incremental.get("scenarios", {})
@@ -116,6 +123,14 @@ def rows() -> list[tuple[str, str, str]]:
                 " / ".join(f"{s['median_s']:.2f} s" for _, s in others),
                 "`bench/incremental.py`",
             ))
+    threads = load("query_threads")
+    if threads:
+        a, b = threads["ask_ms"]["default"], threads["ask_ms"]["one BLAS thread"]
+        out.append((
+            f"`ask` at {threads['passages']:,} passages with numpy's BLAS at its default {threads['blas'][0]['num_threads']} threads vs. 1 thread",
+            f"p50 {a['p50']:.1f} ms vs {b['p50']:.1f} ms, p95 {a['p95']:.1f} ms vs {b['p95']:.1f} ms",
+            "`bench/query_threads.py`" + load_note(threads),
+        ))
     bm25 = load("bm25")
     if bm25:
         for r in bm25.get("rows", []):

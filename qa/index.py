@@ -247,15 +247,26 @@ class Index:
         if not report.changed_anything and self.manifest["files"]:
             report.seconds = time.perf_counter() - started
             return report
+        docs = {d.id: d for d in ingest.documents}
+        previous = _previous if _previous is not None else self.manifest
         with _writer_lock(self.index_dir):
             try:
-                self._apply(ingest, report, progress)
-                self._commit(Path(docs_dir), _previous if _previous is not None else self.manifest)
+                removed = report.removed
+                for batch in _commit_batches([docs[d] for d in report.added + report.changed], self._indexed_chars()):
+                    report.passages_embedded += self._apply(batch, removed, progress)
+                    self._commit(Path(docs_dir), previous)
+                    removed = []
+                if removed or not self.manifest["files"]:  # only removals, or a first build of empty files
+                    self._apply([], removed, progress)
+                    self._commit(Path(docs_dir), previous)
             except BaseException:
                 self._reset_to_disk()  # the in-memory state must match what is on disk again
                 raise
         report.seconds = time.perf_counter() - started
         return report
+
+    def _indexed_chars(self) -> int:
+        return sum(int(info.get("chars", 0)) for info in self.manifest["documents"].values())
 
     def _reset_to_disk(self) -> None:
         """After a failed update: reload the committed index (or an empty one)."""
@@ -268,9 +279,8 @@ class Index:
         self.manifest, self.passages, self.dense = fresh.manifest, fresh.passages, fresh.dense
         self.lexical, self.sentence_vectors = fresh.lexical, fresh.sentence_vectors
 
-    def _apply(self, ingest: IngestResult, report: UpdateReport, progress: bool) -> None:
-        docs = {d.id: d for d in ingest.documents}
-        todo = [docs[d] for d in report.added + report.changed]
+    def _apply(self, todo: list[Document], removed: list[str], progress: bool) -> int:
+        """Embed ``todo`` (added or changed documents), drop ``removed`` ones; returns passages embedded."""
         new_passages: list[Passage] = []
         next_id = int(self.manifest["next_id"])
         for doc in todo:
@@ -287,10 +297,10 @@ class Index:
             vectors, sentence_vectors = encode_with_sentences(embedder, list(texts), list(spans), progress=progress)
         else:
             vectors, sentence_vectors = None, []
-        report.passages_embedded = len(new_passages)
         if self.dense is None:
             self.dense = FaissStore(self.encoder.dim)
-        stale = [pid for d in report.changed + report.removed for pid in self.manifest["documents"][d]["passages"]]
+        known = self.manifest["documents"]
+        stale = [pid for d in [doc.id for doc in todo if doc.id in known] + removed for pid in known[d]["passages"]]
         self.dense.remove(stale)
         self.lexical.remove(stale)
         for pid in stale:
@@ -301,7 +311,7 @@ class Index:
         self.lexical.add([p.id for p in new_passages], list(texts))
         self.passages.update({p.id: p for p in new_passages})
         self.sentence_vectors.update({p.id: v.astype(np.float16) for p, v in zip(new_passages, sentence_vectors)})
-        documents = {d: info for d, info in self.manifest["documents"].items() if d not in report.removed}
+        documents = {d: info for d, info in known.items() if d not in removed}
         by_doc: dict[str, list[int]] = {}
         for p in new_passages:
             by_doc.setdefault(p.doc, []).append(p.id)
@@ -310,6 +320,7 @@ class Index:
         self.manifest["documents"] = dict(sorted(documents.items()))
         self.manifest["next_id"] = next_id
         self.manifest["settings"]["dim"] = self.dense.dim
+        return len(new_passages)
 
     def _commit(self, docs_dir: Path, previous: dict[str, Any] | None) -> None:
         gen = f"{int(time.time())}-{secrets.token_hex(3)}"
@@ -495,6 +506,31 @@ def _read_sentence_vectors(path: Path, passages: Mapping[int, Passage], dim: int
     if matrix.ndim != 2 or matrix.shape != (int(rows[-1]), dim) or matrix.dtype != np.float16:
         raise IndexCorruptError(f"sentence vectors {path} have shape {matrix.shape}, expected ({int(rows[-1])}, {dim}); rebuild with `qa index --rebuild`")
     return SentenceVectors(matrix, ids, rows)
+
+
+COMMIT_CHARS = 16_000_000  # about 20k passages: ~120 MB of new vectors held before they are written
+
+
+def _commit_batches(todo: list[Document], indexed_chars: int) -> Iterator[list[Document]]:
+    """Split the documents to embed into batches, each committed on its own.
+
+    A first build of a large corpus then holds at most one batch of new
+    vectors in memory, and a build that is stopped resumes from its last
+    commit. Batches grow with the index (at least half its size), so
+    rewriting the index files at each commit costs a bounded multiple of
+    the final write.
+    """
+    batch: list[Document] = []
+    chars = 0
+    for doc in todo:
+        batch.append(doc)
+        chars += len(doc.text)
+        if chars >= max(COMMIT_CHARS, indexed_chars // 2):
+            yield batch
+            indexed_chars += chars
+            batch, chars = [], 0
+    if batch:
+        yield batch
 
 
 def _classify(ingest: IngestResult, known: dict[str, Any]) -> UpdateReport:

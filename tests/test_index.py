@@ -531,3 +531,62 @@ def test_passages_are_read_after_their_document_title() -> None:
     assert [read[a:b] for a, b in spans] == ["The pier was rebuilt in 1990.", "It cost a lot."]
     first = Passage(0, doc.id, 0, 0, len(text) - 1, text[:-1], ((0, 14),))
     assert embedding_input(first, "Harbour Report")[0].startswith("Harbour Report The pier")  # no repeat
+
+
+# ---------------------------------------------------------------- large builds commit in batches
+
+
+def test_a_build_in_several_commits_equals_a_build_in_one(
+    built_index: Index, docs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(qa.index, "COMMIT_CHARS", 1)  # one document per commit
+    commits: list[int] = []
+    real_commit = Index._commit
+
+    def counting_commit(self: Index, *args: object) -> None:
+        commits.append(len(self.manifest["documents"]))
+        real_commit(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Index, "_commit", counting_commit)
+    index, report = build(docs_dir, tmp_path / "batched")
+    assert commits == [1, 2, 3, 4], "each commit adds one more document"
+    assert report.added == sorted(DOCS) and report.passages_embedded == len(index.passages)
+    assert [p.text for p in index.passages.values()] == [p.text for p in built_index.passages.values()]
+    assert search_snapshot(Index.open(tmp_path / "batched")) == search_snapshot(built_index)
+    assert len(generation_entries(tmp_path / "batched")) == len(index.manifest["files"]), "intermediate files are gone"
+
+
+def test_a_build_stopped_between_commits_resumes_where_it_stopped(
+    docs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(qa.index, "COMMIT_CHARS", 1)
+    index_dir = tmp_path / "stopped"
+    real_apply, calls = Index._apply, []
+
+    def stop_at_third(self: Index, todo, removed, progress):  # type: ignore[no-untyped-def]
+        calls.append([d.id for d in todo])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_apply(self, todo, removed, progress)
+
+    monkeypatch.setattr(Index, "_apply", stop_at_third)
+    with pytest.raises(KeyboardInterrupt):
+        Index.build(docs_dir, index_dir, encoder=HashEncoder())
+    monkeypatch.setattr(Index, "_apply", real_apply)
+    assert Index.open(index_dir).documents == sorted(calls[0] + calls[1]), "the first two batches were committed"
+    encoder = CountingEncoder()
+    index, report = build(docs_dir, index_dir, encoder=encoder)
+    assert sorted(report.added) == sorted(set(DOCS) - set(calls[0] + calls[1]))
+    assert sorted(report.unchanged) == sorted(calls[0] + calls[1])
+    assert index.documents == sorted(DOCS)
+
+
+def test_commit_batches_grow_with_the_index() -> None:
+    from qa.index import COMMIT_CHARS, _commit_batches
+    from qa.types import Document
+
+    docs = [Document(f"d{i}.txt", "x" * (COMMIT_CHARS // 4), "h") for i in range(40)]
+    sizes = [len(batch) for batch in _commit_batches(docs, indexed_chars=0)]
+    assert sum(sizes) == 40 and sizes[0] == 4
+    assert sizes == sorted(sizes) and sizes[-2] > sizes[0], "later batches are at least half the index"
+    assert [len(b) for b in _commit_batches(docs[:3], indexed_chars=0)] == [3]
