@@ -102,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; the index on disk is unchanged unless the command finished", file=sys.stderr)
+        print("interrupted; the index on disk is as it was at its last commit (a large build commits in "
+              "batches: run `qa index` again to carry on)", file=sys.stderr)
         return 130
 
 
