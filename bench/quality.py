@@ -12,9 +12,14 @@ Steps (each adds one idea to the one before):
   6. +cut       answers over 50 words cut to the clauses around the span (= qa/answer_scorer.json as shipped)
   7. the listwise MLP ranker over 40 features with its own answerability model (bench/mlp_scorer.json), with
      4-6: better on squad_dev, not shipped because it answers an unanswerable seed question (README "Quality")
-Then the no-answer set: the 13 articles are split in two halves (alternating by
-file name); each half is indexed alone and asked its own questions (answerable)
-plus the other half's questions (unanswerable: their article is not indexed).
+Then two no-answer sets, for the shipped scorer and the MLP:
+  other articles: the 13 articles are split in two halves (alternating by file
+    name); each half is indexed alone and asked its own questions (answerable)
+    plus the other half's questions (unanswerable: their article is not indexed).
+  same article: every article is split into its even and odd paragraphs; each
+    half is asked the questions whose answer it holds (answerable) and those
+    whose answer is in none of its paragraphs (unanswerable), see
+    ``no_answer_same_article``. Harder: the question's topic is indexed.
 The learned parts were trained on SQuAD *train* articles only, so every
 squad_dev number here is a validation number. Writes bench/results/quality.json.
 """
@@ -33,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.encoder import SentenceTransformerEncoder  # noqa: E402
-from qa.evaluate import EvalRow, evaluate, load_rows  # noqa: E402
+from qa.evaluate import EvalRow, evaluate, load_rows, normalize_answer  # noqa: E402
 from qa.index import Index  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad_dev"
@@ -59,6 +64,67 @@ def open_with_onnx(index: Index, encoder: SentenceTransformerEncoder) -> Index:
     if not (index.index_dir / "onnx").exists():
         export_onnx(encoder, index.index_dir)
     return Index.open(index.index_dir)
+
+
+def _pooled(parts: list[dict]) -> dict:
+    unanswerable = sum(m["unanswerable"] for m in parts)
+    answerable = sum(m["answerable"] for m in parts)
+    return {
+        "questions": unanswerable + answerable, "unanswerable": unanswerable,
+        "no_answer_accuracy": round(sum((m["no_answer_accuracy"] or 0.0) * m["unanswerable"] for m in parts) / unanswerable, 4),
+        "false_no_answer_rate": round(sum(m["false_no_answer_rate"] * m["answerable"] for m in parts) / answerable, 4),
+        "answer_accuracy": round(sum(m["answer_accuracy"] * m["answerable"] for m in parts) / answerable, 4),
+    }
+
+
+def no_answer_other_articles(names: list[str], rows: list[EvalRow], work: Path, encoder: SentenceTransformerEncoder,
+                             scorer: Path) -> dict:
+    """Each half of the articles indexed alone, asked its own questions and the other half's (unanswerable)."""
+    halves = [names[0::2], names[1::2]]
+    parts = []
+    for i, half in enumerate(halves):
+        other = set(halves[1 - i])
+        index = open_with_onnx(Index.build(linked_docs(half, work / f"half{i}"), work / f"index-half{i}", encoder=encoder), encoder)
+        index.use_scorer(scorer)
+        parts.append(evaluate(index, [r for r in rows if r.doc in half] + [EvalRow(r.question, (), r.doc) for r in rows if r.doc in other]))
+    return _pooled(parts)
+
+
+def no_answer_same_article(names: list[str], rows: list[EvalRow], work: Path, encoder: SentenceTransformerEncoder,
+                           scorer: Path) -> dict:
+    """The harder, realistic case: the question's own article is indexed, but not the part that answers it.
+
+    Every article is split into its even and its odd paragraphs (the title
+    stays with both). Each half is indexed and asked every question: those
+    whose gold answers appear in the article's half and not in its other
+    half are answerable; those whose answers appear in neither paragraph
+    of the half are unanswerable; the rest are ambiguous and left out.
+    """
+    texts = {name: (SQUAD / "docs" / name).read_text(encoding="utf-8").split("\n\n") for name in names}
+    halves = []
+    for parity in (0, 1):
+        folder = work / f"paragraphs{parity}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, paragraphs in texts.items():
+            kept = [paragraphs[0]] + [p for n, p in enumerate(paragraphs[1:]) if n % 2 == parity]
+            (folder / name).write_text("\n\n".join(kept), encoding="utf-8")
+        halves.append(folder)
+    norm = {(name, parity): f" {normalize_answer(' '.join((halves[parity] / name).read_text(encoding='utf-8').split(chr(10) * 2)[1:]))} "
+            for name in names for parity in (0, 1)}
+    parts = []
+    for parity, folder in enumerate(halves):
+        index = open_with_onnx(Index.build(folder, work / f"index-paragraphs{parity}", encoder=encoder), encoder)
+        index.use_scorer(scorer)
+        mixed = []
+        for r in rows:
+            here = any(f" {normalize_answer(a)} " in norm[(r.doc, parity)] for a in r.answers if normalize_answer(a))
+            there = any(f" {normalize_answer(a)} " in norm[(r.doc, 1 - parity)] for a in r.answers if normalize_answer(a))
+            if here and not there:
+                mixed.append(r)
+            elif not here:
+                mixed.append(EvalRow(r.question, (), r.doc))
+        parts.append(evaluate(index, mixed))
+    return _pooled(parts)
 
 
 def main() -> int:
@@ -103,25 +169,13 @@ def main() -> int:
     if not args.no_answer_set:
         print(json.dumps(results))
         return 0
-    halves = [names[0::2], names[1::2]]
-    totals = {"unanswerable": 0, "no_answer_right": 0.0, "answerable": 0, "false_no_answer": 0.0}
-    for i, half in enumerate(halves):
-        other = set(halves[1 - i])
-        half_index = Index.build(linked_docs(half, work / f"half{i}"), work / f"index-half{i}", encoder=encoder)
-        half_index = open_with_onnx(half_index, encoder)
-        mixed = [r for r in rows if r.doc in half] + [EvalRow(r.question, (), r.doc) for r in rows if r.doc in other]
-        m = evaluate(half_index, mixed)
-        totals["unanswerable"] += m["unanswerable"]
-        totals["no_answer_right"] += (m["no_answer_accuracy"] or 0.0) * m["unanswerable"]
-        totals["answerable"] += m["answerable"]
-        totals["false_no_answer"] += m["false_no_answer_rate"] * m["answerable"]
-    results["no-answer set"] = {
-        "questions": totals["unanswerable"] + totals["answerable"],
-        "unanswerable": totals["unanswerable"],
-        "no_answer_accuracy": round(totals["no_answer_right"] / totals["unanswerable"], 4),
-        "false_no_answer_rate": round(totals["false_no_answer"] / totals["answerable"], 4),
-    }
-    print("no-answer set", json.dumps(results["no-answer set"]), flush=True)
+    for label, scorer in (("shipped", LEARNED), ("MLP", MLP)):
+        cross = no_answer_other_articles(names, rows, work, encoder, scorer)
+        results[f"no-answer set, other articles ({label})"] = cross
+        print(f"no-answer set, other articles ({label})", json.dumps(cross), flush=True)
+        same = no_answer_same_article(names, rows, work, encoder, scorer)
+        results[f"no-answer set, same article ({label})"] = same
+        print(f"no-answer set, same article ({label})", json.dumps(same), flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"questions": len(rows), "index_seconds": round(index_seconds, 1), "results": results}, indent=1))

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.answer import ALL_FEATURES, ANSWER_FEATURES, SENTENCE_FEATURES, AnswerFinder, Scorer, question_type, trim_sentence  # noqa: E402
 from qa.encoder import SentenceTransformerEncoder  # noqa: E402
-from qa.evaluate import f1_score  # noqa: E402
+from qa.evaluate import f1_score, normalize_answer  # noqa: E402
 from qa.fusion import Mode  # noqa: E402
 from qa.index import Index  # noqa: E402
 from qa.span import SPAN_FEATURES, SpanModel, find_span, span_candidates  # noqa: E402
@@ -51,11 +51,13 @@ RANKER_FEATURES = tuple(f for f in ALL_FEATURES if not f.startswith("bilinear"))
 HIDDEN = 32
 
 
-def write_articles(articles: list[dict], folder: Path, heuristic: dict[str, int]) -> list[dict]:
+def write_articles(articles: list[dict], folder: Path, heuristic: dict[str, int], parity: int | None = None) -> list[dict]:
     """Write each article like the squad_dev docs; return questions with gold offsets.
 
-    Files of other runs are removed first: a stale article in the distractor
-    half would make its "unanswerable" questions answerable.
+    ``parity`` 0 or 1 writes only the even or odd paragraphs (for the
+    same-article unanswerable questions). Files of other runs are removed
+    first: a stale article in the distractor half would make its
+    "unanswerable" questions answerable.
     """
     folder.mkdir(parents=True, exist_ok=True)
     wanted = {f"{a['title']}.txt" for a in articles}
@@ -68,17 +70,28 @@ def write_articles(articles: list[dict], folder: Path, heuristic: dict[str, int]
         parts = [article["title"].replace("_", " ")]
         pos = len(parts[0]) + 2
         text_parts = [parts[0]]
-        for para in article["paragraphs"]:
+        for number, para in enumerate(article["paragraphs"]):
+            if parity is not None and number % 2 != parity:
+                continue
             context = para["context"]
             for qa in para["qas"]:
                 ans = qa["answers"][0]
                 start = heuristic.get(qa["id"], ans["answer_start"])
-                questions.append({"question": qa["question"], "doc": name, "gold": pos + start,
-                                  "gold_end": pos + start + len(ans["text"]), "answer": ans["text"]})
+                questions.append({"question": qa["question"], "doc": name, "gold": pos + start, "paragraph": number,
+                                  "gold_end": pos + start + len(ans["text"]), "answer": ans["text"],
+                                  "answers": [a["text"] for a in qa["answers"]]})
             text_parts.append(context)
             pos += len(context) + 2
         (folder / name).write_text("\n\n".join(text_parts), encoding="utf-8")
     return questions
+
+
+def same_article_unanswerable(articles: list[dict], folder: Path, heuristic: dict[str, int]) -> list[dict]:
+    """Questions of the odd paragraphs whose answer is in none of the even ones (asked of the even ones)."""
+    write_articles(articles, folder, heuristic, parity=0)
+    even_text = {path.name: normalize_answer(path.read_text(encoding="utf-8")) for path in folder.glob("*.txt")}
+    odd = [q for q in write_articles(articles, folder.with_name(folder.name + "-odd"), heuristic, parity=1)]
+    return [q for q in odd if not any(f" {normalize_answer(a)} " in f" {even_text[q['doc']]} " for a in q["answers"])]
 
 
 def collect(index: Index, questions: list[dict], answerable: bool) -> list[dict]:
@@ -195,6 +208,8 @@ def main() -> int:
     parser.add_argument("--train", default=str(ROOT.parent / "shared/train/squad_v1.1_train.json.gz"))
     parser.add_argument("--articles", type=int, default=100, help="articles used (half answerable, half as distractors)")
     parser.add_argument("--unanswerable", type=int, default=4000, help="questions of half A asked of half B")
+    parser.add_argument("--same-article-unanswerable", type=int, default=4000,
+                        help="questions of A's odd paragraphs asked of A's even paragraphs, when those lack the answer (0: none)")
     parser.add_argument("--false-no-answer", type=float, default=0.07, help="target false no-answer rate on train")
     parser.add_argument("--max-words", type=int, default=50, help="cut longer answer sentences at clause breaks (0: never)")
     parser.add_argument("--epochs", type=int, default=20)
@@ -227,6 +242,12 @@ def main() -> int:
     t0 = time.time()
     positives = collect(index_a, qa_a, True)
     negatives = collect(index_b, negatives_q, False)
+    if args.same_article_unanswerable:
+        # The realistic hard case: the question's own article is indexed, but not the part that answers it.
+        hard_q = same_article_unanswerable(data[:half], work / "A-even", heuristic)
+        hard_q = random.Random(args.seed + 2).sample(hard_q, min(args.same_article_unanswerable, len(hard_q)))
+        index_even = Index.build(work / "A-even", work / "index-A-even", encoder=encoder)
+        negatives += [{**r, "same_article": True} for r in collect(index_even, hard_q, False)]
     print(f"collected {len(positives)} + {len(negatives)} questions in {time.time() - t0:.0f} s", file=sys.stderr)
 
     # 1. sentence ranker
@@ -256,11 +277,12 @@ def main() -> int:
 
     # 3. answerable model over the ranked candidates
     finder = AnswerFinder(index_a, scorer)
-    ax, ay, words, trimmed_words, trimmed_right = [], [], [], [], []
+    ax, ay, words, trimmed_words, trimmed_right, same_article = [], [], [], [], [], []
     for rows in (positives, negatives):
         for r in rows:
             if not r["cands"]:
                 continue
+            same_article.append(r.get("same_article", False))
             ranked, labels = rank(scorer, r)
             feats = finder.answerability(ranked)
             ax.append([feats[f] for f in ANSWER_FEATURES])
@@ -287,6 +309,9 @@ def main() -> int:
         "span_f1_on_gold_sentence_learned": round(float(np.mean(model_f1)), 4),
         "threshold": round(threshold, 4),
         "no_answer_accuracy": round(float(np.mean(probs[n_pos:] < threshold)), 4),
+        "no_answer_accuracy_other_articles": round(float(np.mean(probs[n_pos:][~np.array(same_article[n_pos:], dtype=bool)] < threshold)), 4),
+        "no_answer_accuracy_same_article": (round(float(np.mean(probs[n_pos:][np.array(same_article[n_pos:], dtype=bool)] < threshold)), 4)
+                                            if any(same_article) else None),
         "false_no_answer_rate": round(float(np.mean(probs[:n_pos] < threshold)), 4),
     }
     write_json_atomic(args.out, {
