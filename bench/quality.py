@@ -9,10 +9,10 @@ Steps (each adds one idea to the one before):
   3. +logistic  logistic sentence scorer over 24 features + answerability model (bench/logistic_scorer.json)
   4. +reorder   the passages are returned in the order of their best sentence
   5. +span      learned span scorer instead of the hand-set rule
-  6. +cut       answers over 50 words cut to the clauses around the span (= qa/answer_scorer.json as shipped)
-  7. the listwise MLP ranker over 40 features with its own answerability model (bench/mlp_scorer.json), with
-     4-6: better on squad_dev, not shipped because it answers an unanswerable seed question (README "Quality")
-Then two no-answer sets, for the shipped scorer and the MLP:
+  6. +cut       answers over 50 words cut to the clauses around the span (= bench/logistic_scorer.json)
+  7. the listwise MLP ranker over 40 features with its own answerability model, with 4-6
+     (= qa/answer_scorer.json, shipped)
+Then two no-answer sets, for the shipped MLP and the logistic scorer:
   other articles: the 13 articles are split in two halves (alternating by file
     name); each half is indexed alone and asked its own questions (answerable)
     plus the other half's questions (unanswerable: their article is not indexed).
@@ -45,7 +45,6 @@ SQUAD = ROOT.parent / "shared" / "eval" / "squad_dev"
 NAIVE = ROOT / "bench" / "naive_scorer.json"
 LOGISTIC = ROOT / "bench" / "logistic_scorer.json"
 LEARNED = ROOT / "qa" / "answer_scorer.json"
-MLP = ROOT / "bench" / "mlp_scorer.json"
 KEYS = ("hit@1", "hit@5", "mrr", "answer_accuracy", "answer_f1", "mean_answer_words", "false_no_answer_rate", "query_ms_p50")
 
 
@@ -148,16 +147,17 @@ def main() -> int:
     index = open_with_onnx(index, encoder)
 
     results: dict[str, dict] = {}
-    shipped = json.loads(LEARNED.read_text(encoding="utf-8"))
+    logistic = json.loads(LOGISTIC.read_text(encoding="utf-8"))
     variants = {
-        "reorder": {**shipped, "span": None, "max_words": 0},
-        "span": {**shipped, "max_words": 0},
+        "logistic": {**logistic, "span": None, "max_words": 0, "rerank_passages": False},
+        "reorder": {**logistic, "span": None, "max_words": 0},
+        "span": {**logistic, "max_words": 0},
     }
     for name, data in variants.items():
         (work / f"scorer-{name}.json").write_text(json.dumps(data), encoding="utf-8")
-    steps = [("baseline", "rrf", NAIVE), ("+convex fusion", "convex", NAIVE), ("+logistic scorer", "convex", LOGISTIC),
+    steps = [("baseline", "rrf", NAIVE), ("+convex fusion", "convex", NAIVE), ("+logistic scorer", "convex", work / "scorer-logistic.json"),
              ("+passage reorder", "convex", work / "scorer-reorder.json"), ("+learned span", "convex", work / "scorer-span.json"),
-             ("+answer cut (shipped)", "convex", LEARNED), ("MLP ranker instead (not shipped)", "convex", MLP)]
+             ("+answer cut", "convex", LOGISTIC), ("MLP ranker instead of the logistic scorer (shipped)", "convex", LEARNED)]
     if args.steps:
         steps = [steps[i - 1] for i in args.steps]
     for name, fusion, scorer in steps:
@@ -169,7 +169,7 @@ def main() -> int:
     if not args.no_answer_set:
         print(json.dumps(results))
         return 0
-    for label, scorer in (("shipped", LEARNED), ("MLP", MLP)):
+    for label, scorer in (("shipped MLP", LEARNED), ("logistic", LOGISTIC)):
         cross = no_answer_other_articles(names, rows, work, encoder, scorer)
         results[f"no-answer set, other articles ({label})"] = cross
         print(f"no-answer set, other articles ({label})", json.dumps(cross), flush=True)

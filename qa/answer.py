@@ -30,6 +30,9 @@ CANDIDATE_PASSAGES = 5
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
 _MONTH = re.compile(r"\b(Jan(uary)?|Feb(ruary)?|March|April|May|June|July|Aug(ust)?|Sept?(ember)?|Oct(ober)?|Nov(ember)?|Dec(ember)?)\b")
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half|twice|once|several|ninefold|tenfold|double)\b", re.I)
+_NUMBER_WORD = r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|several|a few|many)"
+_DURATION = re.compile(rf"\b{_NUMBER_WORD}(?:[\s-]+{_NUMBER_WORD})*[\s-]+(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|decades?|centuries)\b", re.I)
+_TIME_QUESTION = re.compile(r"\bhow (?:long|old|soon)\b|\b(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|decades?|centuries|century|age|ages|time|times|period|duration|date|dates)\b", re.I)
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’»)\]]*$")
 _CAPITALISED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'-]+")
 
@@ -154,6 +157,9 @@ def type_match(qtype: str, sentence: str, question: str) -> float:
     if qtype == "when":
         return 1.0 if _YEAR.search(sentence) or _MONTH.search(sentence) else 0.0
     if qtype == "number":
+        if not _TIME_QUESTION.search(question):
+            # A count or an amount ("population", "how many people"): a duration or a year does not answer it.
+            sentence = _YEAR.sub(" ", _DURATION.sub(" ", sentence))
         return 1.0 if _NUMBER.search(sentence) else 0.0
     if qtype in ("who", "where"):
         q_words = {w.lower() for w in re.findall(r"\w+", question)}

@@ -2,15 +2,18 @@
 
   1. sentence ranker: which candidate sentence holds the gold answer? Every
      sentence of the top-5 passages of a question is a candidate. --ranker
-     logistic: logistic regression over the 24 ``SENTENCE_FEATURES`` (shipped);
-     --ranker mlp: a one-hidden-layer MLP over 40 features trained with a
-     listwise loss (softmax over each question's candidates), see bench/mlp_scorer.json.
+     mlp (the default, shipped as qa/answer_scorer.json): a one-hidden-layer
+     MLP over 40 features trained with a listwise loss (softmax over each
+     question's candidates); --ranker logistic: logistic regression over the
+     24 ``SENTENCE_FEATURES`` (bench/logistic_scorer.json, for comparison).
   2. span scorer: which phrase of the gold sentence is the answer? A linear
      model over ``qa.span.SPAN_FEATURES``, listwise again, the target being the
      phrase(s) with the best token F1 against the gold answer.
   3. answerable: is the best-ranked candidate right at all? Logistic regression;
      unanswerable rows come from asking questions of articles of half A against
-     an index of the disjoint half B, so the documents cannot answer them. The
+     an index of the disjoint half B, so the documents cannot answer them, and
+     (harder) from asking the questions of A's odd paragraphs against an index
+     of A's even paragraphs, when those hold none of the gold answers. The
      no-answer threshold is set so that --false-no-answer of the answerable
      training questions get a no-answer.
   4. answer length: sentences over --max-words words are cut to the clauses
@@ -20,7 +23,8 @@
 Only SQuAD *train* articles are used (disjoint from the dev articles that
 ``qa eval`` is measured on); --validate can name a held-out list of train
 articles. Usage (indexes are cached in --work, so a rerun only retrains):
-    .venv/bin/python scripts/train_answer_scorer.py
+    .venv/bin/python scripts/train_answer_scorer.py                       # -> qa/answer_scorer.json
+    .venv/bin/python scripts/train_answer_scorer.py --ranker logistic --out bench/logistic_scorer.json
 """
 
 from __future__ import annotations
@@ -213,8 +217,8 @@ def main() -> int:
     parser.add_argument("--false-no-answer", type=float, default=0.07, help="target false no-answer rate on train")
     parser.add_argument("--max-words", type=int, default=50, help="cut longer answer sentences at clause breaks (0: never)")
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--ranker", choices=("logistic", "mlp"), default="logistic",
-                        help="sentence ranker: logistic (shipped) or the listwise MLP (bench/mlp_scorer.json)")
+    parser.add_argument("--ranker", choices=("logistic", "mlp"), default="mlp",
+                        help="sentence ranker: the listwise MLP (shipped) or logistic regression (bench/logistic_scorer.json)")
     parser.add_argument("--work", default="/tmp/qa-train")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", default=str(ROOT / "qa/answer_scorer.json"))

@@ -45,6 +45,21 @@ def test_type_match_looks_for_the_asked_kind() -> None:
 
 
 @pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("What is the population of Pyongyang?", "Putin arrived for the first time in 24 years.", 0.0),
+        ("What is the population of Pyongyang?", "The city has 2.5 million inhabitants.", 1.0),
+        ("How many people live there?", "The town was founded in 1850.", 0.0),
+        ("How much did the bridge cost in 2010?", "In 2010 the bridge cost five million dollars.", 1.0),
+        ("How long had it been since Putin last visited?", "Putin arrived for the first time in 24 years.", 1.0),
+        ("How many years did the war last?", "The war lasted three years.", 1.0),
+    ],
+)
+def test_a_count_is_not_answered_by_a_duration_or_a_year(question: str, sentence: str, expected: float) -> None:
+    assert type_match("number", sentence, question) == expected
+
+
+@pytest.mark.parametrize(
     ("question", "sentence", "span"),
     [
         ("Who invited Putin to North Korea?",
@@ -111,10 +126,10 @@ def test_shipped_answerability_model_is_calibrated_in_the_right_direction() -> N
     assert scorer.answer_probability(confident) > scorer.threshold > scorer.answer_probability(unrelated)
 
 
-MLP_SCORER = Path(__file__).resolve().parent.parent / "bench" / "mlp_scorer.json"
+LOGISTIC_SCORER = Path(__file__).resolve().parent.parent / "bench" / "logistic_scorer.json"
 
 
-@pytest.mark.parametrize("path", [SCORER_FILE, MLP_SCORER])
+@pytest.mark.parametrize("path", [SCORER_FILE, LOGISTIC_SCORER])
 def test_ranker_scores_a_matrix_like_one_row_at_a_time(path: Path) -> None:
     scorer = Scorer.load(path)
     rng = np.random.default_rng(0)
