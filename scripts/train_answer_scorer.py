@@ -126,7 +126,11 @@ def fit_listwise(groups: list[tuple[np.ndarray, np.ndarray]], hidden: int, epoch
     torch.manual_seed(seed)
     groups = [(x, t) for x, t in groups if len(t) and t.sum() > 0]
     allx = np.concatenate([x for x, _ in groups])
-    mean, scale = allx.mean(0), allx.std(0) + 1e-6
+    mean, std = allx.mean(0), allx.std(0)
+    # A feature that never varies in training (e.g. ``heading``: headings are dropped while sentences
+    # exist) teaches nothing; dividing by its zero spread would blow up any other value at run time.
+    constant = std < 1e-6
+    scale = np.where(constant, 1.0, std + 1e-6)
     width = max(len(t) for _, t in groups)
     x_pad = torch.zeros(len(groups), width, allx.shape[1])
     t_pad = torch.zeros(len(groups), width)
@@ -149,10 +153,13 @@ def fit_listwise(groups: list[tuple[np.ndarray, np.ndarray]], hidden: int, epoch
             optimiser.step()
     layers = [m for m in model if isinstance(m, torch.nn.Linear)]
     out = {"mean": mean, "scale": scale}
+    first = layers[0].weight.detach().numpy().T.astype(np.float64)
+    first[constant] = 0.0  # never trained (its input was always 0): it must not act on unseen values
     if hidden:
-        out["hidden"] = {"weights": layers[0].weight.detach().numpy().T.astype(np.float64),
-                         "bias": layers[0].bias.detach().numpy().astype(np.float64)}
-    out["weights"] = layers[-1].weight.detach().numpy()[0].astype(np.float64)
+        out["hidden"] = {"weights": first, "bias": layers[0].bias.detach().numpy().astype(np.float64)}
+        out["weights"] = layers[-1].weight.detach().numpy()[0].astype(np.float64)
+    else:
+        out["weights"] = first[:, 0]
     out["bias"] = float(layers[-1].bias.detach().numpy()[0])
     return out
 

@@ -183,3 +183,13 @@ def test_cut_answers_still_slice_back_to_the_file(built_index: Index, docs_dir: 
     assert original[c.start : c.end] == c.text == answer.text
     assert c.start <= c.span_start <= c.span_end <= c.end
     assert len(answer.text.split()) <= 4 or not any(p in answer.text for p in ",;:")
+
+
+@pytest.mark.parametrize("path", [SCORER_FILE, LOGISTIC_SCORER])
+def test_a_feature_that_never_varied_in_training_has_no_effect(path: Path) -> None:
+    """``heading`` is always 0 in training (headings are dropped while sentences exist); when every
+    candidate is a heading-like line (a list, a poem), it must not swamp the score."""
+    scorer = Scorer.load(path)
+    sentence = _features(cosine=0.6, overlap=0.5, passage_score=0.7, passage_rr=1.0, log_words=math.log1p(12))
+    as_heading = {**sentence, "heading": 1.0}
+    assert scorer.sentence_logit(as_heading) == pytest.approx(scorer.sentence_logit(sentence))
