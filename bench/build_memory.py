@@ -8,8 +8,8 @@ random-vector encoder so that the model's time (about 42 passages/s here)
 does not make the run take hours: everything else is the product's own work
 (reading, splitting, BM25, writing, checksums). Each variant runs in its own
 process: the default (a commit every ~16M characters, batches growing with
-the index) and one commit at the end (`COMMIT_CHARS` set past the corpus
-size), which is how builds worked before. Writes bench/results/build_memory.json.
+the index) and one commit at the end (`COMMIT_CHARS` and `MAX_COMMIT_CHARS` set
+past the corpus size), which is how builds worked before. Writes bench/results/build_memory.json.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def child(docs: str, index: str, commit_chars: int | None) -> None:
     from qa.index import Index
 
     if commit_chars is not None:
-        qa.index.COMMIT_CHARS = commit_chars
+        qa.index.COMMIT_CHARS = qa.index.MAX_COMMIT_CHARS = commit_chars
     commits = []
     real_commit = Index._commit
 

@@ -509,6 +509,7 @@ def _read_sentence_vectors(path: Path, passages: Mapping[int, Passage], dim: int
 
 
 COMMIT_CHARS = 16_000_000  # about 20k passages: ~120 MB of new vectors held before they are written
+MAX_COMMIT_CHARS = 64_000_000  # about 80k passages: the most new vectors ever held (~0.5 GB)
 
 
 def _commit_batches(todo: list[Document], indexed_chars: int) -> Iterator[list[Document]]:
@@ -516,16 +517,17 @@ def _commit_batches(todo: list[Document], indexed_chars: int) -> Iterator[list[D
 
     A first build of a large corpus then holds at most one batch of new
     vectors in memory, and a build that is stopped resumes from its last
-    commit. Batches grow with the index (at least half its size), so
-    rewriting the index files at each commit costs a bounded multiple of
-    the final write.
+    commit. Batches grow with the index (half its size), so rewriting the
+    index files at each commit costs a small multiple of the final write,
+    up to ``MAX_COMMIT_CHARS``, which bounds the memory: a 1M-passage build
+    (about 500M characters) commits about a dozen times.
     """
     batch: list[Document] = []
     chars = 0
     for doc in todo:
         batch.append(doc)
         chars += len(doc.text)
-        if chars >= max(COMMIT_CHARS, indexed_chars // 2):
+        if chars >= min(max(COMMIT_CHARS, indexed_chars // 2), MAX_COMMIT_CHARS):
             yield batch
             indexed_chars += chars
             batch, chars = [], 0

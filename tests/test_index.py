@@ -582,7 +582,7 @@ def test_a_build_stopped_between_commits_resumes_where_it_stopped(
 
 
 def test_commit_batches_grow_with_the_index() -> None:
-    from qa.index import COMMIT_CHARS, _commit_batches
+    from qa.index import COMMIT_CHARS, MAX_COMMIT_CHARS, _commit_batches
     from qa.types import Document
 
     docs = [Document(f"d{i}.txt", "x" * (COMMIT_CHARS // 4), "h") for i in range(40)]
@@ -590,3 +590,5 @@ def test_commit_batches_grow_with_the_index() -> None:
     assert sum(sizes) == 40 and sizes[0] == 4
     assert sizes == sorted(sizes) and sizes[-2] > sizes[0], "later batches are at least half the index"
     assert [len(b) for b in _commit_batches(docs[:3], indexed_chars=0)] == [3]
+    big = [Document(f"d{i}.txt", "x" * (MAX_COMMIT_CHARS // 8), "h") for i in range(100)]
+    assert max(len(b) for b in _commit_batches(big, indexed_chars=50 * MAX_COMMIT_CHARS)) == 8, "capped"
