@@ -25,7 +25,11 @@ from .types import Answer, Citation, Hit, Passage
 if TYPE_CHECKING:
     from .index import Index
 
-CANDIDATE_PASSAGES = 5
+# Sentences of the top 15 passages compete for the answer, and the passages are then returned in
+# the order of their best sentence. On 1,500 SQuAD *train* questions with the MLP ranker, 5 / 10 /
+# 15 / 20 passages gave hit@5 0.931 / 0.944 / 0.949 / 0.949 and answer accuracy 0.703 / 0.711 /
+# 0.709 / 0.711, at ask p50 8.8 / 11.4 / 13.7 / 16.1 ms.
+CANDIDATE_PASSAGES = 15
 
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
 _MONTH = re.compile(r"\b(Jan(uary)?|Feb(ruary)?|March|April|May|June|July|Aug(ust)?|Sept?(ember)?|Oct(ober)?|Nov(ember)?|Dec(ember)?)\b")
