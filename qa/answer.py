@@ -25,11 +25,7 @@ from .types import Answer, Citation, Hit, Passage
 if TYPE_CHECKING:
     from .index import Index
 
-# Sentences of the top 15 passages compete for the answer, and the passages are then returned in
-# the order of their best sentence. On 1,500 SQuAD *train* questions with the MLP ranker, 5 / 10 /
-# 15 / 20 passages gave hit@5 0.931 / 0.944 / 0.949 / 0.949 and answer accuracy 0.703 / 0.711 /
-# 0.709 / 0.711, at ask p50 8.8 / 11.4 / 13.7 / 16.1 ms.
-CANDIDATE_PASSAGES = 15
+CANDIDATE_PASSAGES = 5  # passages whose sentences compete for the answer, unless the scorer file says otherwise
 
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
 _MONTH = re.compile(r"\b(Jan(uary)?|Feb(ruary)?|March|April|May|June|July|Aug(ust)?|Sept?(ember)?|Oct(ober)?|Nov(ember)?|Dec(ember)?)\b")
@@ -102,6 +98,11 @@ class Scorer:
     span: SpanModel | None = None
     max_words: int = 0  # answers longer than this are cut to the clauses around the span (0: never)
     rerank_passages: bool = True  # return the passages in the order of their best sentence
+    # How many of the top passages' sentences compete for the answer. The shipped MLP uses 15:
+    # on 1,500 SQuAD *train* questions, 5 / 10 / 15 / 20 passages gave hit@5 0.931 / 0.944 /
+    # 0.949 / 0.949 and answer accuracy 0.703 / 0.711 / 0.709 / 0.711, at ask p50 8.8 / 11.4 /
+    # 13.7 / 16.1 ms.
+    candidate_passages: int = CANDIDATE_PASSAGES
 
     @classmethod
     def load(cls, path: str | Path = SCORER_FILE) -> Scorer:
@@ -123,7 +124,8 @@ class Scorer:
         return cls(tuple(s["features"]), np.asarray(s["weights"], dtype=np.float64), float(s["bias"]),
                    tuple(a["features"]), np.asarray(a["weights"], dtype=np.float64), float(a["bias"]),
                    float(a["threshold"]), max_words=int(data.get("max_words", 0)),
-                   rerank_passages=bool(data.get("rerank_passages", True)), **extra)
+                   rerank_passages=bool(data.get("rerank_passages", True)),
+                   candidate_passages=int(data.get("candidate_passages", CANDIDATE_PASSAGES)), **extra)
 
     def sentence_logits(self, rows: np.ndarray) -> np.ndarray:
         """Scores of a ``(candidates, len(sentence_features))`` matrix."""
@@ -211,7 +213,7 @@ class AnswerFinder:
         def overlap_of(tokens: set[str]) -> float:
             return sum(w for t, w in q_weights.items() if t in tokens) / q_total
 
-        for rank, hit in enumerate(hits[:CANDIDATE_PASSAGES]):
+        for rank, hit in enumerate(hits[: self.scorer.candidate_passages]):
             vectors = self.index.sentence_vectors.get(hit.passage.id)
             vectors = np.asarray(vectors, dtype=np.float32) if vectors is not None else None
             n = len(hit.passage.sentences)

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from . import __version__
-from .answer import CANDIDATE_PASSAGES, AnswerFinder
+from .answer import AnswerFinder
 from .chunking import chunk_document
 from .config import Settings
 from .dense import FaissStore
@@ -400,8 +400,8 @@ class Index:
 
         Args:
             question: plain-English question.
-            k: passages returned with the answer (answers come from the top ``CANDIDATE_PASSAGES``
-                either way, and the passages are ordered by their best sentence).
+            k: passages returned with the answer (the answer comes from the sentences of the top
+                ``scorer.candidate_passages`` either way, and passages are ordered by their best sentence).
             mode: retrieval mode, as in :meth:`search`.
             fusion: score fusion, as in :meth:`search`.
 
@@ -411,7 +411,8 @@ class Index:
         question = clean_question(question)
         mode = Mode.from_str(mode)
         query_vector = self.encode_query(question)
-        hits = self._search(question, max(k, CANDIDATE_PASSAGES), mode, query_vector if mode is not Mode.BM25 else None, fusion)
+        hits = self._search(question, max(k, self._answers.scorer.candidate_passages), mode,
+                            query_vector if mode is not Mode.BM25 else None, fusion)
         return self._answers.answer(question, query_vector[0], hits, k)
 
     def encode_query(self, question: str) -> np.ndarray:

@@ -226,6 +226,9 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--ranker", choices=("logistic", "mlp"), default="mlp",
                         help="sentence ranker: the listwise MLP (shipped) or logistic regression (bench/logistic_scorer.json)")
+    parser.add_argument("--candidate-passages", type=int, default=None,
+                        help="passages whose sentences compete at run time (default: 15 for the MLP, 5 for logistic; "
+                             "bench/candidate_passages.py measures the choice)")
     parser.add_argument("--work", default="/tmp/qa-train")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", default=str(ROOT / "qa/answer_scorer.json"))
@@ -329,6 +332,7 @@ def main() -> int:
         "trained_by": "scripts/train_answer_scorer.py", "data": "SQuAD v1.1 train (CC BY-SA 4.0)", "seed": args.seed,
         "train_report": report,
         "max_words": args.max_words,
+        "candidate_passages": args.candidate_passages or (15 if args.ranker == "mlp" else 5),
         "sentence": sentence,
         "span": {"features": list(SPAN_FEATURES), "weights": _round(span_w), "bias": round(span_b, 6)},
         "answerable": {"features": list(ANSWER_FEATURES), "weights": _round(aw), "bias": round(ab, 6),
