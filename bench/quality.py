@@ -11,7 +11,7 @@ Steps (each adds one idea to the one before):
   5. +span      learned span scorer instead of the hand-set rule
   6. +cut       answers over 50 words cut to the clauses around the span (= bench/logistic_scorer.json)
   7. the listwise MLP ranker over 40 features with its own answerability model, with 4-6
-     (= qa/answer_scorer.json, shipped)
+  8. +top 15    the sentences of the top 15 passages compete, not 5 (= qa/answer_scorer.json, shipped)
 Then two no-answer sets, for the shipped MLP and the logistic scorer:
   other articles: the 13 articles are split in two halves (alternating by file
     name); each half is indexed alone and asked its own questions (answerable)
@@ -130,7 +130,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="questions per run (default: all)")
     parser.add_argument("--work", default=None, help="folder for the indexes (default: a temp folder)")
-    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-7)")
+    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-8)")
     parser.add_argument("--no-answer-set", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "quality.json"))
     args = parser.parse_args()
@@ -152,12 +152,14 @@ def main() -> int:
         "logistic": {**logistic, "span": None, "max_words": 0, "rerank_passages": False},
         "reorder": {**logistic, "span": None, "max_words": 0},
         "span": {**logistic, "max_words": 0},
+        "mlp-top5": {**json.loads(LEARNED.read_text(encoding="utf-8")), "candidate_passages": 5},
     }
     for name, data in variants.items():
         (work / f"scorer-{name}.json").write_text(json.dumps(data), encoding="utf-8")
     steps = [("baseline", "rrf", NAIVE), ("+convex fusion", "convex", NAIVE), ("+logistic scorer", "convex", work / "scorer-logistic.json"),
              ("+passage reorder", "convex", work / "scorer-reorder.json"), ("+learned span", "convex", work / "scorer-span.json"),
-             ("+answer cut", "convex", LOGISTIC), ("MLP ranker instead of the logistic scorer (shipped)", "convex", LEARNED)]
+             ("+answer cut", "convex", LOGISTIC), ("MLP ranker instead of the logistic scorer", "convex", work / "scorer-mlp-top5.json"),
+             ("+sentences of the top 15 passages (shipped)", "convex", LEARNED)]
     if args.steps:
         steps = [steps[i - 1] for i in args.steps]
     for name, fusion, scorer in steps:
