@@ -4,8 +4,9 @@ Every sentence of the top passages is a candidate. Each gets features that
 say whether it answers the question (meaning: cosine to the question; words:
 IDF-weighted overlap; context: the rank of its passage; type: does a "when"
 question meet a date, a "how many" a number, a "who" a name), and a learned
-scorer (a small MLP, or a linear model) turns them into one score. The best candidate is the answer when its
-score clears a calibrated threshold; otherwise the reply is a no-answer.
+scorer (a small MLP, or a linear model) turns them into one score. The best
+candidate is the answer when its score clears a calibrated threshold;
+otherwise the reply is a no-answer.
 """
 
 from __future__ import annotations

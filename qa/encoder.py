@@ -19,8 +19,9 @@ from .errors import ModelNotFoundError
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _BUNDLED = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 # Small batches embed documents fastest on CPU: MiniLM on this 2-core machine
-# did 44 passages/s at 8, 39 at 16, 35 at 32 and 30 at 64 (bench/build.py
-# --batch-sizes). Large batches spill the attention matrices out of cache.
+# did 42 passages/s at 8, 35 at 32 and 33 at 64 on the squad_dev passages
+# (bench/build.py --batch-sizes). Large batches spill the attention matrices
+# out of the CPU cache.
 DOCUMENT_BATCH_SIZE = 8
 
 
