@@ -11,8 +11,10 @@ Steps (each adds one idea to the one before):
   5. +span      learned span scorer instead of the hand-set rule
   6. +cut       answers over 50 words cut to the clauses around the span (= bench/logistic_scorer.json)
   7. the listwise MLP ranker over 40 features with its own answerability model, with 4-6
-  8. +top 15    the sentences of the top 15 passages compete, not 5 (= qa/answer_scorer.json, shipped)
-Then two no-answer sets, for the shipped MLP and the logistic scorer:
+  8. +top 15    the sentences of the top 15 passages compete, not 5 (= bench/mlp_scorer.json)
+  9. +reader    the MLP retrained on 15-passage candidates, and the cross-encoder reader re-scores
+                its best few sentences (= qa/answer_scorer.json, shipped)
+Then two no-answer sets, for the shipped scorer, the MLP without reader and the logistic scorer:
   other articles: the 13 articles are split in two halves (alternating by file
     name); each half is indexed alone and asked its own questions (answerable)
     plus the other half's questions (unanswerable: their article is not indexed).
@@ -44,6 +46,7 @@ from qa.index import Index  # noqa: E402
 SQUAD = ROOT.parent / "shared" / "eval" / "squad_dev"
 NAIVE = ROOT / "bench" / "naive_scorer.json"
 LOGISTIC = ROOT / "bench" / "logistic_scorer.json"
+MLP = ROOT / "bench" / "mlp_scorer.json"
 LEARNED = ROOT / "qa" / "answer_scorer.json"
 KEYS = ("hit@1", "hit@5", "mrr", "answer_accuracy", "answer_f1", "mean_answer_words", "false_no_answer_rate", "query_ms_p50")
 
@@ -130,7 +133,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="questions per run (default: all)")
     parser.add_argument("--work", default=None, help="folder for the indexes (default: a temp folder)")
-    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-8)")
+    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-9)")
     parser.add_argument("--no-answer-set", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "quality.json"))
     args = parser.parse_args()
@@ -152,14 +155,15 @@ def main() -> int:
         "logistic": {**logistic, "span": None, "max_words": 0, "rerank_passages": False},
         "reorder": {**logistic, "span": None, "max_words": 0},
         "span": {**logistic, "max_words": 0},
-        "mlp-top5": {**json.loads(LEARNED.read_text(encoding="utf-8")), "candidate_passages": 5},
+        "mlp-top5": {**json.loads(MLP.read_text(encoding="utf-8")), "candidate_passages": 5},
     }
     for name, data in variants.items():
         (work / f"scorer-{name}.json").write_text(json.dumps(data), encoding="utf-8")
     steps = [("baseline", "rrf", NAIVE), ("+convex fusion", "convex", NAIVE), ("+logistic scorer", "convex", work / "scorer-logistic.json"),
              ("+passage reorder", "convex", work / "scorer-reorder.json"), ("+learned span", "convex", work / "scorer-span.json"),
              ("+answer cut", "convex", LOGISTIC), ("MLP ranker instead of the logistic scorer", "convex", work / "scorer-mlp-top5.json"),
-             ("+sentences of the top 15 passages (shipped)", "convex", LEARNED)]
+             ("+sentences of the top 15 passages", "convex", MLP),
+             ("+cross-encoder reader on the best sentences (shipped)", "convex", LEARNED)]
     if args.steps:
         steps = [steps[i - 1] for i in args.steps]
     for name, fusion, scorer in steps:
@@ -171,7 +175,7 @@ def main() -> int:
     if not args.no_answer_set:
         print(json.dumps(results))
         return 0
-    for label, scorer in (("shipped MLP", LEARNED), ("logistic", LOGISTIC)):
+    for label, scorer in (("shipped, with reader", LEARNED), ("MLP without reader", MLP), ("logistic", LOGISTIC)):
         cross = no_answer_other_articles(names, rows, work, encoder, scorer)
         results[f"no-answer set, other articles ({label})"] = cross
         print(f"no-answer set, other articles ({label})", json.dumps(cross), flush=True)

@@ -4,9 +4,11 @@ Every sentence of the top passages is a candidate. Each gets features that
 say whether it answers the question (meaning: cosine to the question; words:
 IDF-weighted overlap; context: the rank of its passage; type: does a "when"
 question meet a date, a "how many" a number, a "who" a name), and a learned
-scorer (a small MLP, or a linear model) turns them into one score. The best
-candidate is the answer when its score clears a calibrated threshold;
-otherwise the reply is a no-answer.
+scorer (a small MLP, or a linear model) turns them into one score. The
+cross-encoder reader (``qa.reader``) then reads the question with each of the
+best few sentences and re-orders them. The best candidate is the answer when
+the answerability model (which sees the ranker's and the reader's scores)
+clears a calibrated threshold; otherwise the reply is a no-answer.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
+from .reader import Reader, load_reader
 from .span import SpanModel, find_span
 from .textutil import matching_tokens, tokenize
 from .types import Answer, Citation, Hit, Passage
@@ -69,6 +72,7 @@ ALL_FEATURES = SENTENCE_FEATURES + EXTRA_FEATURES
 ANSWER_FEATURES = ("best_logit", "margin", "best_cosine", "best_overlap", "answer_cosine", "answer_overlap",
                    "answer_match", "answer_other", "answer_bigrams", "top_passage_score",
                    "best_passage_overlap", "answer_passage_overlap", "answer_window_overlap", "rare_missing")
+READER_ANSWER_FEATURES = ("reader_best", "reader_margin")  # used by scorers trained with a reader
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,11 @@ class Scorer:
     # 0.949 / 0.949 and answer accuracy 0.703 / 0.711 / 0.709 / 0.711, at ask p50 8.8 / 11.4 /
     # 13.7 / 16.1 ms.
     candidate_passages: int = CANDIDATE_PASSAGES
+    # The cross-encoder reader (``qa.reader``) re-scores the ranker's ``reader_top`` best
+    # candidates; their score becomes ranker logit + ``reader_weight`` x reader logit.
+    reader_folder: Path | None = None
+    reader_top: int = 0
+    reader_weight: float = 0.0
 
     @classmethod
     def load(cls, path: str | Path = SCORER_FILE) -> Scorer:
@@ -122,6 +131,10 @@ class Scorer:
                 extra["project_sentence"] = npz["sentence"].astype(np.float32)
         if data.get("span"):
             extra["span"] = SpanModel.from_dict(data["span"])
+        if data.get("reader"):
+            extra["reader_folder"] = path.parent / data["reader"]["folder"]
+            extra["reader_top"] = int(data["reader"]["top"])
+            extra["reader_weight"] = float(data["reader"]["weight"])
         return cls(tuple(s["features"]), np.asarray(s["weights"], dtype=np.float64), float(s["bias"]),
                    tuple(a["features"]), np.asarray(a["weights"], dtype=np.float64), float(a["bias"]),
                    float(a["threshold"]), max_words=int(data.get("max_words", 0)),
@@ -181,6 +194,18 @@ class AnswerFinder:
     def __init__(self, index: Index, scorer: Scorer | None = None) -> None:
         self.index = index
         self.scorer = scorer or Scorer.load()
+        self._reader: Reader | None = None
+
+    @property
+    def reader(self) -> Reader | None:
+        """The scorer's cross-encoder, loaded on the first question (about 0.2 s), or None if it has none.
+
+        Raises:
+            ModelNotFoundError: the scorer names a reader that is missing or cannot be loaded.
+        """
+        if self._reader is None and self.scorer.reader_folder is not None and self.scorer.reader_top:
+            self._reader = load_reader(self.scorer.reader_folder)
+        return self._reader
 
     def candidates(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit]) -> list[Candidate]:
         """Every distinct sentence of the top passages with its features, scored, best first."""
@@ -190,6 +215,8 @@ class AnswerFinder:
         logits = self.scorer.sentence_logits(np.array([[c.features[f] for f in self.scorer.sentence_features] for c in out]))
         scored = [replace(c, score=float(z)) for c, z in zip(out, logits)]
         scored.sort(key=lambda c: -c.score)
+        if self.reader is not None:
+            scored = rescore_with_reader(question, scored, self.reader.score, self.scorer.reader_top, self.scorer.reader_weight)
         return scored
 
     def features(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit]) -> list[Candidate]:
@@ -305,6 +332,10 @@ class AnswerFinder:
             "answer_passage_overlap": best.features.get("passage_overlap", 0.0),
             "answer_window_overlap": best.features.get("window_overlap", 0.0),
             "rare_missing": best.features.get("rare_missing", 0.0),
+            # the reader's own view (0 without a reader): its logit for the answer, and its lead over the others it read
+            "reader_best": best.features.get("reader", 0.0),
+            "reader_margin": best.features.get("reader", 0.0) - max(
+                (c.features["reader"] for c in ranked[1:] if "reader" in c.features), default=best.features.get("reader", 0.0)),
         }
 
     def answer(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit], k: int) -> Answer:
@@ -324,6 +355,21 @@ class AnswerFinder:
                 best = replace(best, start=best.start + a, end=best.start + b, text=best.text[a:b])
                 span = (min(max(span[0] - a, 0), b - a), min(max(span[1] - a, 0), b - a))
         return Answer(question, best.text, confidence, (_citation(best, confidence, span),), tuple(hits[:k]))
+
+
+def rescore_with_reader(question: str, ranked: list[Candidate], read: Callable[[str, Sequence[str]], np.ndarray],
+                        top: int, weight: float) -> list[Candidate]:
+    """The ``top`` best candidates re-ordered by ranker logit + ``weight`` x reader logit; the rest keep their place after.
+
+    The reader's logit is kept as the ``reader`` feature for the no-answer decision.
+    """
+    head = ranked[:top]
+    logits = read(question, [c.text for c in head])
+    for c, z in zip(head, logits):
+        c.features["reader"] = float(z)
+        c.score = c.score + weight * float(z)
+    head.sort(key=lambda c: -c.score)
+    return head + ranked[top:]
 
 
 def rerank_hits(hits: Sequence[Hit], ranked: Sequence[Candidate]) -> list[Hit]:

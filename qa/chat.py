@@ -373,6 +373,7 @@ class ChatService:
             current = self._index
             fresh = Index.open(current.index_dir, encoder=current.encoder)
             job.report = fresh.update(self.docs_dir)
+            fresh.warm_up()  # the reader loads here, not on the next user's question
             self._index = fresh  # the swap: readers see the old or the new index, nothing between
             job.stats = self.stats()
             job.state = "done"

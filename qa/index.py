@@ -415,6 +415,10 @@ class Index:
                             query_vector if mode is not Mode.BM25 else None, fusion)
         return self._answers.answer(question, query_vector[0], hits, k)
 
+    def warm_up(self) -> None:
+        """Load now what the first question would otherwise wait for (the answer reader, ~0.2 s)."""
+        _ = self._answers.reader
+
     def encode_query(self, question: str) -> np.ndarray:
         """The question's unit vector, shape (1, dim)."""
         return self.encoder.encode([question])

