@@ -132,7 +132,9 @@ class Scorer:
         if data.get("span"):
             extra["span"] = SpanModel.from_dict(data["span"])
         if data.get("reader"):
-            extra["reader_folder"] = path.parent / data["reader"]["folder"]
+            # next to the scorer file, else among the package's own files (a copied scorer keeps the shipped reader)
+            near, shipped = path.parent / data["reader"]["folder"], SCORER_FILE.parent / data["reader"]["folder"]
+            extra["reader_folder"] = near if near.exists() or not shipped.exists() else shipped
             extra["reader_top"] = int(data["reader"]["top"])
             extra["reader_weight"] = float(data["reader"]["weight"])
         return cls(tuple(s["features"]), np.asarray(s["weights"], dtype=np.float64), float(s["bias"]),
