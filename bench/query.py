@@ -337,6 +337,15 @@ def main() -> int:
         row.update(json.loads(out.strip().splitlines()[-1]))
         results.append(row)
         print(json.dumps(row), flush=True)
+    for row in results:
+        row["load"] = load
+    try:  # sizes not run this time keep their earlier rows, marked as such
+        earlier = json.loads((ROOT / "bench" / "results" / "query.json").read_text())
+        kept = [{"load": earlier.get("load"), **r, "earlier_run": True} for r in earlier.get("rows", [])
+                if r["passages"] not in args.sizes]
+    except (OSError, ValueError, KeyError):
+        kept = []
+    results = sorted(results + kept, key=lambda r: r["passages"])
     save_result("query", {"load": load, "load_after": machine_load(), "queries": args.queries, "rows": results}, echo=False)
     plot(results)
     return 0
