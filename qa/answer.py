@@ -200,7 +200,7 @@ class AnswerFinder:
 
     @property
     def reader(self) -> Reader | None:
-        """The scorer's cross-encoder, loaded on the first question (about 0.2 s), or None if it has none.
+        """The scorer's cross-encoder, loaded on the first question (about 0.1 s), or None if it has none.
 
         Raises:
             ModelNotFoundError: the scorer names a reader that is missing or cannot be loaded.

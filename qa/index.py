@@ -416,7 +416,7 @@ class Index:
         return self._answers.answer(question, query_vector[0], hits, k)
 
     def warm_up(self) -> None:
-        """Load now what the first question would otherwise wait for (the answer reader, ~0.2 s)."""
+        """Load now what the first question would otherwise wait for (the answer reader, ~0.1 s)."""
         _ = self._answers.reader
 
     def encode_query(self, question: str) -> np.ndarray:

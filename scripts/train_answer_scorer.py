@@ -29,7 +29,7 @@ Only SQuAD *train* articles are used (disjoint from the dev articles that
 ``qa eval`` is measured on); --validate can name a held-out list of train
 articles. Usage (indexes are cached in --work, so a rerun only retrains):
     .venv/bin/python scripts/train_answer_scorer.py                       # -> qa/answer_scorer.json
-    .venv/bin/python scripts/train_answer_scorer.py --ranker logistic --out bench/logistic_scorer.json
+    .venv/bin/python scripts/train_answer_scorer.py --ranker logistic --reader none --out bench/logistic_scorer.json
 """
 
 from __future__ import annotations
