@@ -174,11 +174,8 @@ def main() -> int:
         results[name] = {k: metrics[k] for k in KEYS}
         print(name, json.dumps(results[name]), flush=True)
 
-    if not args.no_answer_set:
-        print(json.dumps(results))
-        return 0
     scorers = {"shipped": ("shipped, with reader", LEARNED), "mlp": ("MLP without reader", MLP), "logistic": ("logistic", LOGISTIC)}
-    for label, scorer in (scorers[name] for name in args.no_answer_scorers):
+    for label, scorer in (scorers[name] for name in args.no_answer_scorers if args.no_answer_set):
         cross = no_answer_other_articles(names, rows, work, encoder, scorer)
         results[f"no-answer set, other articles ({label})"] = cross
         print(f"no-answer set, other articles ({label})", json.dumps(cross), flush=True)
@@ -187,7 +184,8 @@ def main() -> int:
         print(f"no-answer set, same article ({label})", json.dumps(same), flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if (args.steps or len(args.no_answer_scorers) < len(scorers)) and out.exists() and not args.limit:
+    partial = args.steps or not args.no_answer_set or len(args.no_answer_scorers) < len(scorers)
+    if partial and out.exists() and not args.limit:
         # a partial run updates its own rows of the full table and keeps the others
         earlier = json.loads(out.read_text(encoding="utf-8"))
         results = {**earlier.get("results", {}), **results}

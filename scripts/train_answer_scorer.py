@@ -261,6 +261,9 @@ def main() -> int:
     parser.add_argument("--reader", default=str(DEFAULT_READER),
                         help="the cross-encoder folder (scripts/train_reader.py), or 'none' for the ranker alone")
     parser.add_argument("--reader-tops", default="3,5,8", help="how many of the ranker's best the reader may re-score (chosen on train)")
+    parser.add_argument("--sentence-ordered-passages", type=int, default=4,
+                        help="returned passages that lead by their best sentence; the rest keep retrieval order (0: all). "
+                             "4 was chosen on 2,000 train questions (hit@5 0.9505 vs 0.9445 for all 5)")
     parser.add_argument("--work", default="/tmp/qa-train")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", default=str(ROOT / "qa/answer_scorer.json"))
@@ -386,6 +389,7 @@ def main() -> int:
         "train_report": report,
         "max_words": args.max_words,
         "candidate_passages": passages,
+        "sentence_ordered_passages": args.sentence_ordered_passages,
         "sentence": sentence,
         "span": {"features": list(SPAN_FEATURES), "weights": _round(span_w), "bias": round(span_b, 6)},
         "answerable": {"features": list(answer_features), "weights": _round(aw), "bias": round(ab, 6),

@@ -170,6 +170,15 @@ def test_rerank_hits_puts_the_passage_of_the_best_sentence_first() -> None:
     assert [h.passage.id for h in rerank_hits(hits, ranked)] == [2, 0, 1]
 
 
+def test_rerank_hits_can_lead_with_a_few_and_keep_retrieval_order_after() -> None:
+    hits = [_hit(0, 0.9), _hit(1, 0.8), _hit(2, 0.7), _hit(3, 0.6)]
+    ranked = [Candidate("d.txt", 300, 350, "x", hits[3], 3, {}, 3.0), Candidate("d.txt", 100, 150, "x", hits[1], 1, {}, 2.0),
+              Candidate("d.txt", 0, 50, "x", hits[0], 0, {}, 1.0)]
+    assert [h.passage.id for h in rerank_hits(hits, ranked)] == [3, 1, 0, 2]
+    assert [h.passage.id for h in rerank_hits(hits, ranked, first=1)] == [3, 0, 1, 2]
+    assert Scorer.load().sentence_ordered_passages == 4
+
+
 def test_span_candidates_have_every_span_feature() -> None:
     cands = span_candidates("Who invited Putin?", "Putin was invited by Kim Jong Un in June.", "who")
     assert cands and all(set(SPAN_FEATURES) <= set(c.features) for c in cands)
