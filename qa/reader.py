@@ -23,7 +23,7 @@ from .errors import ModelNotFoundError
 
 READER_DIR = "reader_model"
 DEFAULT_READER = Path(__file__).with_name(READER_DIR)
-MAX_TOKENS = 128  # question + sentence; longer sentences are cut (only the sentence side)
+MAX_TOKENS = 128  # question + sentence; a longer pair is cut on its longer side
 
 
 class Reader:
@@ -49,7 +49,9 @@ class Reader:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        tokenizer.enable_truncation(int(config.get("max_tokens", MAX_TOKENS)), strategy="only_second")
+        # The longer side is cut first: the sentence for ordinary questions (as in training), but a question
+        # longer than the limit (a pasted paragraph via the CLI or the API) is cut too instead of failing.
+        tokenizer.enable_truncation(int(config.get("max_tokens", MAX_TOKENS)), strategy="longest_first")
         tokenizer.enable_padding()
         return cls(session, tokenizer, {i.name for i in session.get_inputs()})
 

@@ -119,6 +119,20 @@ def test_missing_model_package_is_a_one_line_error(
 # ---------------------------------------------------------------- qa ask / search
 
 
+def test_an_unloadable_answer_reader_is_a_one_line_error(
+    cli_index: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa.reader import Reader
+
+    def broken(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise OSError("model.onnx: truncated file")  # as onnxruntime would for a damaged download
+
+    monkeypatch.setattr(Reader, "load", broken)
+    code, _, err = run(capsys, "ask", "Which is the largest planet?", "--index", str(cli_index))
+    assert code == 2
+    assert_one_line_error(err, "answer reader")
+
+
 def test_ask_json_parses_and_citations_slice_back(cli_index: Path, docs_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "ask", "Which is the largest planet?", "--index", str(cli_index), "--json")
     assert code == 0

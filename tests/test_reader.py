@@ -65,6 +65,12 @@ def test_a_very_long_sentence_is_cut_not_refused(reader: Reader) -> None:
     assert np.isfinite(reader.score("Where does the river flow?", [long])).all()
 
 
+def test_a_question_longer_than_the_reader_reads_is_cut_not_refused(reader: Reader, built_index: Index) -> None:
+    question = "Where does the river flow, " + "and what about the supercalifragilistic word, " * 60 + "?"
+    assert np.isfinite(reader.score(question, ["A short sentence.", "The river flows north to the sea."])).all()
+    built_index.ask(question)  # the API has no length limit; the answer may be a no-answer, but no error
+
+
 def _candidate(text: str, score: float) -> Candidate:
     passage = Passage(0, "d.txt", 0, 0, len(text), text, ((0, len(text)),))
     return Candidate("d.txt", 0, len(text), text, Hit(passage, 1.0), 0, {}, score)
