@@ -12,8 +12,9 @@ Steps (each adds one idea to the one before):
   6. +cut       answers over 50 words cut to the clauses around the span (= bench/logistic_scorer.json)
   7. the listwise MLP ranker over 40 features with its own answerability model, with 4-6
   8. +top 15    the sentences of the top 15 passages compete, not 5 (= bench/mlp_scorer.json)
-  9. +reader    the MLP retrained on 15-passage candidates, and the cross-encoder reader re-scores
-                its best few sentences (= qa/answer_scorer.json, shipped)
+  9. +retrain   the MLP retrained on 15-passage candidates (= bench/mlp15_scorer.json)
+ 10. +reader    the cross-encoder reader re-scores its best 5 sentences, and only the first 4
+                passages are ordered by their best sentence (= qa/answer_scorer.json, shipped)
 Then two no-answer sets, for the shipped scorer, the MLP without reader and the logistic scorer:
   other articles: the 13 articles are split in two halves (alternating by file
     name); each half is indexed alone and asked its own questions (answerable)
@@ -47,6 +48,7 @@ SQUAD = ROOT.parent / "shared" / "eval" / "squad_dev"
 NAIVE = ROOT / "bench" / "naive_scorer.json"
 LOGISTIC = ROOT / "bench" / "logistic_scorer.json"
 MLP = ROOT / "bench" / "mlp_scorer.json"
+MLP15 = ROOT / "bench" / "mlp15_scorer.json"
 LEARNED = ROOT / "qa" / "answer_scorer.json"
 KEYS = ("hit@1", "hit@5", "mrr", "answer_accuracy", "answer_f1", "mean_answer_words", "false_no_answer_rate", "query_ms_p50")
 
@@ -133,7 +135,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="questions per run (default: all)")
     parser.add_argument("--work", default=None, help="folder for the indexes (default: a temp folder)")
-    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-9)")
+    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-10)")
     parser.add_argument("--no-answer-set", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--no-answer-scorers", nargs="*", choices=("shipped", "mlp", "logistic"),
                         default=["shipped", "mlp", "logistic"], help="scorers asked the no-answer sets")
@@ -165,6 +167,7 @@ def main() -> int:
              ("+passage reorder", "convex", work / "scorer-reorder.json"), ("+learned span", "convex", work / "scorer-span.json"),
              ("+answer cut", "convex", LOGISTIC), ("MLP ranker instead of the logistic scorer", "convex", work / "scorer-mlp-top5.json"),
              ("+sentences of the top 15 passages", "convex", MLP),
+             ("+MLP retrained on the candidates of 15 passages", "convex", MLP15),
              ("+cross-encoder reader on the best sentences (shipped)", "convex", LEARNED)]
     if args.steps:
         steps = [steps[i - 1] for i in args.steps]
