@@ -217,16 +217,16 @@ def rank(scorer: Scorer, row: dict, reader_top: int = 0, reader_weight: float = 
         return [], []
     logits = scorer.sentence_logits(row["x"])
     order = np.argsort(-logits, kind="stable")
-    ranked = []
+    ranked, label = [], {}
     for i in order:
         c = row["cands"][i]
         c.score = float(logits[i])
         c.features.pop("reader", None)
-        c.features["_label"] = float(row["y"][i])
+        label[id(c)] = bool(row["y"][i])
         ranked.append(c)
     if reader_top and "reader" in row:  # the reader's logits of the ranker's best candidates, read once
         ranked = rescore_with_reader(row["question"], ranked, lambda _q, texts: row["reader"][: len(texts)], reader_top, reader_weight)
-    return ranked, [bool(c.features.pop("_label")) for c in ranked]
+    return ranked, [label[id(c)] for c in ranked]
 
 
 def read_candidates(reader, scorer: Scorer, rows: list[dict], most: int) -> None:  # type: ignore[no-untyped-def]
