@@ -17,11 +17,11 @@ import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .reader import Reader, load_reader
+from .reader import Reader, document_title, load_reader, with_context
 from .span import SpanModel, find_span
 from .textutil import matching_tokens, tokenize
 from .types import Answer, Citation, Hit, Passage
@@ -53,6 +53,7 @@ class Candidate:
     passage_rank: int
     features: dict[str, float]
     score: float = 0.0
+    reader_span: tuple[int, int] | None = None  # the answer phrase the reader marks, offsets into ``text``
 
 
 SCORER_FILE = Path(__file__).with_name("answer_scorer.json")
@@ -221,8 +222,14 @@ class AnswerFinder:
         logits = self.scorer.sentence_logits(np.array([[c.features[f] for f in self.scorer.sentence_features] for c in out]))
         scored = [replace(c, score=float(z)) for c, z in zip(out, logits)]
         scored.sort(key=lambda c: -c.score)
-        if self.reader is not None:
-            scored = rescore_with_reader(question, scored, self.reader.score, self.scorer.reader_top, self.scorer.reader_weight)
+        reader = self.reader
+        if reader is not None:
+            head = scored[: self.scorer.reader_top]
+            passages = self.index.passages if reader.context else None
+            logits, spans = reader.read(question, [reader_input(c, passages) for c in head], [len(c.text) for c in head])
+            for c, span in zip(head, spans):
+                c.reader_span = span
+            scored = rescore_with_reader(question, scored, lambda _q, _texts: logits, self.scorer.reader_top, self.scorer.reader_weight)
         return scored
 
     def features(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit]) -> list[Candidate]:
@@ -354,7 +361,8 @@ class AnswerFinder:
         if confidence < self.scorer.threshold:
             return Answer(question, "", confidence, (), tuple(hits[:k]))
         best = ranked[0]
-        span = find_span(question, best.text, question_type(question), self.scorer.span)
+        # the reader's span, read with the question in one transformer pass, else the feature-based span scorer
+        span = best.reader_span or find_span(question, best.text, question_type(question), self.scorer.span)
         if self.scorer.max_words:
             a, b = trim_sentence(best.text, span, self.scorer.max_words)
             if (a, b) != (0, len(best.text)):
@@ -376,6 +384,34 @@ def rescore_with_reader(question: str, ranked: list[Candidate], read: Callable[[
         c.score = c.score + weight * float(z)
     head.sort(key=lambda c: -c.score)
     return head + ranked[top:]
+
+
+def reader_input(candidate: Candidate, passages: Mapping[int, Passage] | None) -> str:
+    """The candidate's sentence as a context reader reads it: with its document's title and the sentence before it.
+
+    Without ``passages`` (a reader trained on bare sentences) it is the sentence alone. The
+    previous sentence is taken from the candidate's passage or, for a passage's first
+    sentence, from the overlapping window before it in the same paragraph (as in training,
+    a paragraph's first sentence has none).
+    """
+    if passages is None:
+        return candidate.text
+    passage = candidate.hit.passage
+    title = document_title(candidate.doc)
+    if passage.section:
+        title = f"{title}, {passage.section[-1]}"
+    previous = ""
+    spans = passage.sentences
+    j = next((i for i, (s, _) in enumerate(spans) if s == candidate.start), -1)
+    if j > 0:
+        previous = _sentence_text(passage, *spans[j - 1])
+    elif j == 0:
+        before = passages.get(passage.id - 1)
+        if before is not None and before.doc == passage.doc and before.number == passage.number - 1 and before.end > passage.start:
+            earlier = [(s, e) for s, e in before.sentences if e <= candidate.start]
+            if earlier:
+                previous = _sentence_text(before, *earlier[-1])
+    return with_context(candidate.text, title, previous)
 
 
 def rerank_hits(hits: Sequence[Hit], ranked: Sequence[Candidate], first: int = 0) -> list[Hit]:

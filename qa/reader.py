@@ -23,16 +23,37 @@ from .errors import ModelNotFoundError
 
 READER_DIR = "reader_model"
 DEFAULT_READER = Path(__file__).with_name(READER_DIR)
-MAX_TOKENS = 128  # question + sentence; a longer pair is cut on its longer side
+MAX_TOKENS = 128  # question + sentence (+ context); a longer pair is cut on its longer side, from the end
+CONTEXT_WORDS = 24  # of the previous sentence: its subject is what "It", "He" or "the city" usually refers to
+
+
+def with_context(sentence: str, title: str = "", previous: str = "") -> str:
+    """What a context reader reads for one sentence: the sentence first, then its document's title and the sentence before it.
+
+    The sentence comes first so that a pair over the token limit loses context, not the
+    sentence. Training (``scripts/train_reader.py``) and run time build this text the same way.
+    """
+    context = " ".join(previous.split()[:CONTEXT_WORDS])
+    if not title and not context:
+        return sentence
+    return f"{sentence} [SEP] {title} | {context}".rstrip(" |")
+
+
+def document_title(doc: str) -> str:
+    """A document's name as a title: ``New_Delhi.txt`` -> ``New Delhi``."""
+    stem = Path(doc).stem
+    return " ".join(stem.replace("_", " ").split())
 
 
 class Reader:
     """Logits of question/sentence pairs: higher means the sentence is likelier to answer."""
 
-    def __init__(self, session, tokenizer, inputs: set[str]) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, session, tokenizer, inputs: set[str], context: bool = False) -> None:  # type: ignore[no-untyped-def]
         self._session = session
         self._tokenizer = tokenizer
         self._inputs = inputs
+        # Trained on ``with_context`` texts (title and previous sentence after the sentence) rather than bare sentences.
+        self.context = context
 
     @classmethod
     def load(cls, folder: str | Path = DEFAULT_READER, threads: int = 2) -> Reader:
@@ -53,20 +74,57 @@ class Reader:
         # longer than the limit (a pasted paragraph via the CLI or the API) is cut too instead of failing.
         tokenizer.enable_truncation(int(config.get("max_tokens", MAX_TOKENS)), strategy="longest_first")
         tokenizer.enable_padding()
-        return cls(session, tokenizer, {i.name for i in session.get_inputs()})
+        return cls(session, tokenizer, {i.name for i in session.get_inputs()}, context=config.get("context") == "title+previous")
 
     def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         """One logit per sentence (float64)."""
-        if not sentences:
-            return np.zeros(0)
-        batch = self._tokenizer.encode_batch([(question, s) for s in sentences])
+        return self.read(question, sentences)[0]
+
+    def read(self, question: str, texts: Sequence[str], sentence_chars: Sequence[int] | None = None,
+             ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+        """One logit per text, and the answer span the reader marks in each (or None).
+
+        A span is character offsets into the text, inside its first ``sentence_chars[i]``
+        characters (the sentence, not the context after it). A reader without a span head
+        (an older model) gives no spans.
+        """
+        if not texts:
+            return np.zeros(0), []
+        batch = self._tokenizer.encode_batch([(question, t) for t in texts])
         feed = {
             "input_ids": np.array([e.ids for e in batch], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in batch], dtype=np.int64),
             "token_type_ids": np.array([e.type_ids for e in batch], dtype=np.int64),
         }
-        logits = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
-        return np.asarray(logits, dtype=np.float64).reshape(-1)
+        outputs = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})
+        logits = np.asarray(outputs[0], dtype=np.float64).reshape(-1)
+        if len(outputs) < 3:
+            return logits, [None] * len(texts)
+        spans: list[tuple[int, int] | None] = []
+        for i, e in enumerate(batch):
+            limit = len(texts[i]) if sentence_chars is None else sentence_chars[i]
+            allowed = [seq == 1 and a < b <= limit for seq, (a, b) in zip(e.sequence_ids, e.offsets)]
+            best = best_span(outputs[1][i], outputs[2][i], allowed)
+            spans.append(None if best is None else (e.offsets[best[0]][0], e.offsets[best[1]][1]))
+        return logits, spans
+
+
+MAX_SPAN_TOKENS = 30
+
+
+def best_span(start_logits: np.ndarray, end_logits: np.ndarray, allowed: Sequence[bool],
+              max_tokens: int = MAX_SPAN_TOKENS) -> tuple[int, int] | None:
+    """The allowed token pair (first, last), first <= last < first + max_tokens, with the highest start + end logit."""
+    ok = np.flatnonzero(np.asarray(allowed, dtype=bool))
+    if not len(ok):
+        return None
+    s = np.asarray(start_logits, dtype=np.float64)[ok]
+    e = np.asarray(end_logits, dtype=np.float64)[ok]
+    total = s[:, None] + e[None, :]
+    gap = ok[None, :] - ok[:, None]
+    total[(gap < 0) | (gap >= max_tokens)] = -np.inf
+    i, j = np.unravel_index(int(np.argmax(total)), total.shape)
+    return int(ok[i]), int(ok[j])
 
 
 def load_reader(folder: str | Path = DEFAULT_READER) -> Reader:

@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.answer import (  # noqa: E402
     ALL_FEATURES, ANSWER_FEATURES, READER_ANSWER_FEATURES, SENTENCE_FEATURES, AnswerFinder, Scorer, question_type,
-    rescore_with_reader, trim_sentence,
+    reader_input, rescore_with_reader, trim_sentence,
 )
 from qa.encoder import SentenceTransformerEncoder  # noqa: E402
 from qa.evaluate import f1_score, normalize_answer  # noqa: E402
@@ -119,7 +119,7 @@ def collect(index: Index, questions: list[dict], answerable: bool, passages: int
         cands = finder.features(q["question"], qv, hits)
         labels = np.array([answerable and c.doc == q["doc"] and c.start <= q["gold"] < c.end for c in cands], dtype=bool)
         x = np.array([[c.features[f] for f in RANKER_FEATURES] for c in cands], dtype=np.float64).reshape(len(cands), -1)
-        out.append({**q, "cands": cands, "x": x, "y": labels})
+        out.append({**q, "cands": cands, "x": x, "y": labels, "passages": index.passages})
     return out
 
 
@@ -235,7 +235,11 @@ def read_candidates(reader, scorer: Scorer, rows: list[dict], most: int) -> None
     for r in rows:
         if r["cands"]:
             ranked, _ = rank(scorer, r)
-            r["reader"] = reader.score(r["question"], [c.text for c in ranked[:most]])
+            passages = r["passages"] if reader.context else None
+            head = ranked[:most]
+            r["reader"], spans = reader.read(r["question"], [reader_input(c, passages) for c in head], [len(c.text) for c in head])
+            for c, span in zip(head, spans):
+                c.reader_span = span
     print(f"reader read {len(rows)} questions' candidates in {time.time() - t0:.0f} s", file=sys.stderr)
 
 
@@ -342,7 +346,7 @@ def main() -> int:
 
     # 4. answerable model over the ranked candidates
     finder = AnswerFinder(index_a, scorer)
-    ax, ay, words, trimmed_words, trimmed_right, same_article = [], [], [], [], [], []
+    ax, ay, words, trimmed_words, trimmed_right, same_article, answer_f1 = [], [], [], [], [], [], []
     for rows in (positives, negatives):
         for r in rows:
             if not r["cands"]:
@@ -354,7 +358,9 @@ def main() -> int:
             ay.append(int(labels[0]))
             if rows is positives:
                 best = ranked[0]
-                span = find_span(r["question"], best.text, question_type(r["question"]), span_model)
+                in_head = best.reader_span if reader_top and best.features.get("reader") is not None else None
+                span = in_head or find_span(r["question"], best.text, question_type(r["question"]), span_model)
+                answer_f1.append(f1_score(best.text[span[0] : span[1]], r["answers"]))
                 a, b = trim_sentence(best.text, span, args.max_words) if args.max_words else (0, len(best.text))
                 words.append(len(best.text.split()))
                 trimmed_words.append(len(best.text[a:b].split()))
@@ -373,6 +379,8 @@ def main() -> int:
         "mean_words": round(float(np.mean(words)), 2), "mean_words_after_cut": round(float(np.mean(trimmed_words)), 2),
         "span_f1_on_gold_sentence_rule": round(float(np.mean(rule_f1)), 4),
         "span_f1_on_gold_sentence_learned": round(float(np.mean(model_f1)), 4),
+        # F1 of the span shown (the reader's where it read the answer sentence, else the span scorer's), no-answers aside
+        "answer_f1": round(float(np.mean(answer_f1)), 4),
         "threshold": round(threshold, 4),
         "no_answer_accuracy": round(float(np.mean(probs[n_pos:] < threshold)), 4),
         "no_answer_accuracy_other_articles": round(float(np.mean(probs[n_pos:][~np.array(same_article[n_pos:], dtype=bool)] < threshold)), 4),

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answer import SCORER_FILE, Candidate, Scorer, rescore_with_reader
+from qa.answer import SCORER_FILE, Candidate, Scorer, reader_input, rescore_with_reader
 from qa.errors import ModelNotFoundError
 from qa.index import Index
-from qa.reader import DEFAULT_READER, Reader, load_reader
+from qa.reader import CONTEXT_WORDS, DEFAULT_READER, Reader, best_span, document_title, load_reader, with_context
 from qa.types import Hit, Passage
 
 
@@ -109,3 +109,54 @@ def test_ask_reads_with_the_reader_and_works_without_one(built_index: Index) -> 
     built_index.use_scorer(Path(__file__).resolve().parent.parent / "bench" / "mlp_scorer.json")  # a scorer without reader
     assert built_index._answers.reader is None
     assert "1921" in built_index.ask("When did the bakery open?").text
+
+
+def test_with_context_puts_the_sentence_first_and_keeps_the_context_short() -> None:
+    assert with_context("It opened in 1921.") == "It opened in 1921."
+    assert with_context("It opened in 1921.", "Bakery") == "It opened in 1921. [SEP] Bakery"
+    text = with_context("It opened in 1921.", "Bakery", "The bakery " + "was built of red brick and " * 20)
+    assert text.startswith("It opened in 1921. [SEP] Bakery | The bakery was built")
+    assert len(text.split("|", 1)[1].split()) == CONTEXT_WORDS
+
+
+def test_document_title_is_the_file_name_in_words() -> None:
+    assert document_title("New_Delhi.txt") == "New Delhi"
+    assert document_title("notes/Super_Bowl_50.md") == "Super Bowl 50"
+
+
+def _passages(text: str, windows: list[list[tuple[int, int]]]) -> dict[int, Passage]:
+    out = {}
+    for number, sentences in enumerate(windows):
+        start, end = sentences[0][0], sentences[-1][1]
+        out[10 + number] = Passage(10 + number, "Mill_Bakery.txt", number, start, end, text[start:end], tuple(sentences))
+    return out
+
+
+def test_reader_input_reads_the_title_and_the_sentence_before() -> None:
+    text = "The bakery stood on Mill Street. It opened in 1921. It closed in 1990. A shop is there now."
+    s = [(0, 32), (33, 51), (52, 70), (71, 91)]
+    assert [text[a:b] for a, b in s][-1] == "A shop is there now."
+    passages = _passages(text, [s[:3], s[2:]])  # two overlapping windows of one paragraph
+    first, second = passages[10], passages[11]
+
+    def candidate(passage: Passage, span: tuple[int, int]) -> Candidate:
+        return Candidate(passage.doc, span[0], span[1], text[span[0] : span[1]], Hit(passage, 1.0), 0, {})
+
+    assert reader_input(candidate(first, s[1]), passages) == "It opened in 1921. [SEP] Mill Bakery | The bakery stood on Mill Street."
+    assert reader_input(candidate(first, s[0]), passages) == "The bakery stood on Mill Street. [SEP] Mill Bakery"
+    # a window's first sentence: the one before it comes from the overlapping window before
+    assert reader_input(candidate(second, s[2]), passages).endswith("| It opened in 1921.")
+    assert reader_input(candidate(second, s[2]), None) == "It closed in 1990."  # a reader of bare sentences
+    # a new paragraph (windows that do not overlap) starts without a previous sentence, as in training
+    apart = _passages(text, [s[:2], s[2:]])
+    assert reader_input(candidate(apart[11], s[2]), apart) == "It closed in 1990. [SEP] Mill Bakery"
+
+
+def test_best_span_keeps_to_allowed_tokens_in_order_and_short() -> None:
+    start = np.array([9.0, 1.0, 5.0, 0.0, 0.0, 8.0])
+    end = np.array([9.0, 0.0, 1.0, 4.0, 0.0, 0.0])
+    allowed = [False, True, True, True, True, False]  # 0 is the question, 5 the context
+    assert best_span(start, end, allowed) == (2, 3)
+    assert best_span(start, end, allowed, max_tokens=1) == (2, 2)  # one token at most
+    assert best_span(np.array([0.0, 3.0]), np.array([5.0, 0.0]), [True, True]) == (0, 0)  # never end before start
+    assert best_span(start, end, [False] * 6) is None
