@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .reader import Reader, document_title, load_reader, with_context
+from .reader import Reader, Reading, document_title, load_reader, with_context
 from .span import SpanModel, find_span
 from .textutil import matching_tokens, tokenize
 from .types import Answer, Citation, Hit, Passage
@@ -74,6 +74,7 @@ ANSWER_FEATURES = ("best_logit", "margin", "best_cosine", "best_overlap", "answe
                    "answer_match", "answer_other", "answer_bigrams", "top_passage_score",
                    "best_passage_overlap", "answer_passage_overlap", "answer_window_overlap", "rare_missing")
 READER_ANSWER_FEATURES = ("reader_best", "reader_margin")  # used by scorers trained with a reader
+READER_SPAN_FEATURES = ("reader_span",)  # ... with a reader that marks answer spans
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class Scorer:
     reader_folder: Path | None = None
     reader_top: int = 0
     reader_weight: float = 0.0
+    # Show the answer phrase the reader marks (a reader with a span head) instead of the span scorer's.
+    reader_spans: bool = True
 
     @classmethod
     def load(cls, path: str | Path = SCORER_FILE) -> Scorer:
@@ -141,6 +144,7 @@ class Scorer:
             extra["reader_folder"] = near if near.exists() or not shipped.exists() else shipped
             extra["reader_top"] = int(data["reader"]["top"])
             extra["reader_weight"] = float(data["reader"]["weight"])
+            extra["reader_spans"] = bool(data["reader"].get("spans", True))
         return cls(tuple(s["features"]), np.asarray(s["weights"], dtype=np.float64), float(s["bias"]),
                    tuple(a["features"]), np.asarray(a["weights"], dtype=np.float64), float(a["bias"]),
                    float(a["threshold"]), max_words=int(data.get("max_words", 0)),
@@ -226,10 +230,10 @@ class AnswerFinder:
         if reader is not None:
             head = scored[: self.scorer.reader_top]
             passages = self.index.passages if reader.context else None
-            logits, spans = reader.read(question, [reader_input(c, passages) for c in head], [len(c.text) for c in head])
-            for c, span in zip(head, spans):
-                c.reader_span = span
-            scored = rescore_with_reader(question, scored, lambda _q, _texts: logits, self.scorer.reader_top, self.scorer.reader_weight)
+            reading = reader.read(question, [reader_input(c, passages) for c in head], [len(c.text) for c in head])
+            mark_reader_spans(head, reading)
+            scored = rescore_with_reader(question, scored, lambda _q, _texts: reading.logits, self.scorer.reader_top,
+                                         self.scorer.reader_weight)
         return scored
 
     def features(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit]) -> list[Candidate]:
@@ -349,6 +353,8 @@ class AnswerFinder:
             "reader_best": best.features.get("reader", 0.0),
             "reader_margin": best.features.get("reader", 0.0) - max(
                 (c.features["reader"] for c in ranked[1:] if "reader" in c.features), default=best.features.get("reader", 0.0)),
+            # how sure the reader is of the answer phrase it marks in the answer (0 without a span head)
+            "reader_span": best.features.get("reader_span", 0.0),
         }
 
     def answer(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit], k: int) -> Answer:
@@ -362,7 +368,8 @@ class AnswerFinder:
             return Answer(question, "", confidence, (), tuple(hits[:k]))
         best = ranked[0]
         # the reader's span, read with the question in one transformer pass, else the feature-based span scorer
-        span = best.reader_span or find_span(question, best.text, question_type(question), self.scorer.span)
+        span = (best.reader_span if self.scorer.reader_spans else None) or find_span(
+            question, best.text, question_type(question), self.scorer.span)
         if self.scorer.max_words:
             a, b = trim_sentence(best.text, span, self.scorer.max_words)
             if (a, b) != (0, len(best.text)):
@@ -384,6 +391,13 @@ def rescore_with_reader(question: str, ranked: list[Candidate], read: Callable[[
         c.score = c.score + weight * float(z)
     head.sort(key=lambda c: -c.score)
     return head + ranked[top:]
+
+
+def mark_reader_spans(candidates: Sequence[Candidate], reading: Reading) -> None:
+    """Keep the answer span the reader marked in each candidate, and its score as the ``reader_span`` feature."""
+    for c, span, score in zip(candidates, reading.spans, reading.span_scores):
+        c.reader_span = span
+        c.features["reader_span"] = float(score)
 
 
 def reader_input(candidate: Candidate, passages: Mapping[int, Passage] | None) -> str:

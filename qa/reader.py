@@ -14,6 +14,7 @@ run anything, unlike a pickle.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -43,6 +44,19 @@ def document_title(doc: str) -> str:
     """A document's name as a title: ``New_Delhi.txt`` -> ``New Delhi``."""
     stem = Path(doc).stem
     return " ".join(stem.replace("_", " ").split())
+
+
+@dataclass
+class Reading:
+    """What the reader makes of a batch of texts: one logit each, and the answer span it marks in each.
+
+    ``spans[i]`` is character offsets into text i (None: no span head, or no room for one) and
+    ``span_scores[i]`` its start + end logit (0 without a span head).
+    """
+
+    logits: np.ndarray
+    spans: list[tuple[int, int] | None]
+    span_scores: np.ndarray
 
 
 class Reader:
@@ -78,18 +92,16 @@ class Reader:
 
     def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         """One logit per sentence (float64)."""
-        return self.read(question, sentences)[0]
+        return self.read(question, sentences).logits
 
-    def read(self, question: str, texts: Sequence[str], sentence_chars: Sequence[int] | None = None,
-             ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
-        """One logit per text, and the answer span the reader marks in each (or None).
+    def read(self, question: str, texts: Sequence[str], sentence_chars: Sequence[int] | None = None) -> Reading:
+        """One logit per text, and the answer span the reader marks in each.
 
-        A span is character offsets into the text, inside its first ``sentence_chars[i]``
-        characters (the sentence, not the context after it). A reader without a span head
-        (an older model) gives no spans.
+        A span lies inside the first ``sentence_chars[i]`` characters of text i (the sentence,
+        not the context after it). A reader without a span head (an older model) marks none.
         """
         if not texts:
-            return np.zeros(0), []
+            return Reading(np.zeros(0), [], np.zeros(0))
         batch = self._tokenizer.encode_batch([(question, t) for t in texts])
         feed = {
             "input_ids": np.array([e.ids for e in batch], dtype=np.int64),
@@ -98,15 +110,18 @@ class Reader:
         }
         outputs = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})
         logits = np.asarray(outputs[0], dtype=np.float64).reshape(-1)
+        scores = np.zeros(len(texts))
         if len(outputs) < 3:
-            return logits, [None] * len(texts)
+            return Reading(logits, [None] * len(texts), scores)
         spans: list[tuple[int, int] | None] = []
         for i, e in enumerate(batch):
             limit = len(texts[i]) if sentence_chars is None else sentence_chars[i]
             allowed = [seq == 1 and a < b <= limit for seq, (a, b) in zip(e.sequence_ids, e.offsets)]
             best = best_span(outputs[1][i], outputs[2][i], allowed)
             spans.append(None if best is None else (e.offsets[best[0]][0], e.offsets[best[1]][1]))
-        return logits, spans
+            if best is not None:
+                scores[i] = float(outputs[1][i][best[0]]) + float(outputs[2][i][best[1]])
+        return Reading(logits, spans, scores)
 
 
 MAX_SPAN_TOKENS = 30

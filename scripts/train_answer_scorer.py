@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.answer import (  # noqa: E402
     ALL_FEATURES, ANSWER_FEATURES, READER_ANSWER_FEATURES, SENTENCE_FEATURES, AnswerFinder, Scorer, question_type,
-    reader_input, rescore_with_reader, trim_sentence,
+    READER_SPAN_FEATURES, mark_reader_spans, reader_input, rescore_with_reader, trim_sentence,
 )
 from qa.encoder import SentenceTransformerEncoder  # noqa: E402
 from qa.evaluate import f1_score, normalize_answer  # noqa: E402
@@ -237,9 +237,10 @@ def read_candidates(reader, scorer: Scorer, rows: list[dict], most: int) -> None
             ranked, _ = rank(scorer, r)
             passages = r["passages"] if reader.context else None
             head = ranked[:most]
-            r["reader"], spans = reader.read(r["question"], [reader_input(c, passages) for c in head], [len(c.text) for c in head])
-            for c, span in zip(head, spans):
-                c.reader_span = span
+            reading = reader.read(r["question"], [reader_input(c, passages) for c in head], [len(c.text) for c in head])
+            r["reader"] = reading.logits
+            mark_reader_spans(head, reading)
+            r["spans"] = reading.span_scores.any()
     print(f"reader read {len(rows)} questions' candidates in {time.time() - t0:.0f} s", file=sys.stderr)
 
 
@@ -343,6 +344,8 @@ def main() -> int:
         reader_report = {"ranker_only_top_sentence_accuracy": round(top_accuracy(scorer, positives), 4),
                          "reader_grid": {f"{t}x{w}": round(v, 4) for (t, w), v in grid.items()}}
         answer_features = ANSWER_FEATURES + READER_ANSWER_FEATURES
+        if any(r.get("spans") for r in positives):  # a reader with a span head
+            answer_features += READER_SPAN_FEATURES
 
     # 4. answerable model over the ranked candidates
     finder = AnswerFinder(index_a, scorer)
