@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .reader import Reader, Reading, document_title, load_reader, with_context
+from .reader import Reader, Reading, load_reader, with_context
 from .span import SpanModel, find_span
 from .textutil import matching_tokens, tokenize
 from .types import Answer, Citation, Hit, Passage
@@ -230,7 +230,8 @@ class AnswerFinder:
         if reader is not None:
             head = scored[: self.scorer.reader_top]
             passages = self.index.passages if reader.context else None
-            reading = reader.read(question, [reader_input(c, passages) for c in head], [len(c.text) for c in head])
+            texts = [reader_input(c, passages, self.index.title(c.doc)) for c in head]
+            reading = reader.read(question, texts, [len(c.text) for c in head])
             mark_reader_spans(head, reading)
             scored = rescore_with_reader(question, scored, lambda _q, _texts: reading.logits, self.scorer.reader_top,
                                          self.scorer.reader_weight)
@@ -400,10 +401,11 @@ def mark_reader_spans(candidates: Sequence[Candidate], reading: Reading) -> None
         c.features["reader_span"] = float(score)
 
 
-def reader_input(candidate: Candidate, passages: Mapping[int, Passage] | None) -> str:
-    """The candidate's sentence as a context reader reads it: with its document's title and the sentence before it.
+def reader_input(candidate: Candidate, passages: Mapping[int, Passage] | None, title: str = "") -> str:
+    """The candidate's sentence as a context reader reads it: with its document's ``title`` and the sentence before it.
 
-    Without ``passages`` (a reader trained on bare sentences) it is the sentence alone. The
+    A passage under a heading gets the heading after the title. Without ``passages`` (a
+    reader trained on bare sentences) it is the sentence alone. The
     previous sentence is taken from the candidate's passage or, for a passage's first
     sentence, from the overlapping window before it in the same paragraph (as in training,
     a paragraph's first sentence has none).
@@ -411,7 +413,6 @@ def reader_input(candidate: Candidate, passages: Mapping[int, Passage] | None) -
     if passages is None:
         return candidate.text
     passage = candidate.hit.passage
-    title = document_title(candidate.doc)
     if passage.section:
         title = f"{title}, {passage.section[-1]}"
     previous = ""

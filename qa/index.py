@@ -316,7 +316,8 @@ class Index:
         for p in new_passages:
             by_doc.setdefault(p.doc, []).append(p.id)
         for doc in todo:
-            documents[doc.id] = {"sha256": doc.sha256, "chars": len(doc.text), "passages": by_doc.get(doc.id, [])}
+            documents[doc.id] = {"sha256": doc.sha256, "chars": len(doc.text), "title": titles[doc.id],
+                                 "passages": by_doc.get(doc.id, [])}
         self.manifest["documents"] = dict(sorted(documents.items()))
         self.manifest["next_id"] = next_id
         self.manifest["settings"]["dim"] = self.dense.dim
@@ -419,6 +420,11 @@ class Index:
         """Load now what the first question would otherwise wait for (the answer reader, ~0.1 s)."""
         _ = self._answers.reader
 
+    def title(self, doc: str) -> str:
+        """The document's title as the models read it (its first line when that is a heading, else its file name)."""
+        info = self.manifest["documents"].get(doc, {})
+        return info.get("title") or file_title(doc)  # indexes built before titles were kept
+
     def encode_query(self, question: str) -> np.ndarray:
         """The question's unit vector, shape (1, dim)."""
         return self.encoder.encode([question])
@@ -475,8 +481,12 @@ def document_title(document: Document) -> str:
         start, end = paragraphs[0]
         if is_heading(document.text, start, end):
             return normalize_whitespace(document.text[start:end]).lstrip("#").strip()
-    stem = Path(document.id).stem
-    return " ".join(stem.replace("_", " ").replace("-", " ").split())
+    return file_title(document.id)
+
+
+def file_title(doc: str) -> str:
+    """A file name as words: ``New_Delhi.txt`` -> ``New Delhi``."""
+    return " ".join(Path(doc).stem.replace("_", " ").replace("-", " ").split())
 
 
 def _write_sentence_vectors(path: Path, passages: Mapping[int, Passage], vectors: Mapping[int, np.ndarray], dim: int) -> None:

@@ -40,12 +40,6 @@ def with_context(sentence: str, title: str = "", previous: str = "") -> str:
     return f"{sentence} [SEP] {title} | {context}".rstrip(" |")
 
 
-def document_title(doc: str) -> str:
-    """A document's name as a title: ``New_Delhi.txt`` -> ``New Delhi``."""
-    stem = Path(doc).stem
-    return " ".join(stem.replace("_", " ").split())
-
-
 @dataclass
 class Reading:
     """What the reader makes of a batch of texts: one logit each, and the answer span it marks in each.

@@ -119,7 +119,7 @@ def collect(index: Index, questions: list[dict], answerable: bool, passages: int
         cands = finder.features(q["question"], qv, hits)
         labels = np.array([answerable and c.doc == q["doc"] and c.start <= q["gold"] < c.end for c in cands], dtype=bool)
         x = np.array([[c.features[f] for f in RANKER_FEATURES] for c in cands], dtype=np.float64).reshape(len(cands), -1)
-        out.append({**q, "cands": cands, "x": x, "y": labels, "passages": index.passages})
+        out.append({**q, "cands": cands, "x": x, "y": labels, "index": index})
     return out
 
 
@@ -235,9 +235,11 @@ def read_candidates(reader, scorer: Scorer, rows: list[dict], most: int) -> None
     for r in rows:
         if r["cands"]:
             ranked, _ = rank(scorer, r)
-            passages = r["passages"] if reader.context else None
+            index = r["index"]
+            passages = index.passages if reader.context else None
             head = ranked[:most]
-            reading = reader.read(r["question"], [reader_input(c, passages) for c in head], [len(c.text) for c in head])
+            reading = reader.read(r["question"], [reader_input(c, passages, index.title(c.doc)) for c in head],
+                                  [len(c.text) for c in head])
             r["reader"] = reading.logits
             mark_reader_spans(head, reading)
             r["spans"] = reading.span_scores.any()

