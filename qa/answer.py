@@ -17,7 +17,7 @@ import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
@@ -233,8 +233,7 @@ class AnswerFinder:
             texts = [reader_input(c, passages, self.index.title(c.doc)) for c in head]
             reading = reader.read(question, texts, [len(c.text) for c in head])
             mark_reader_spans(head, reading)
-            scored = rescore_with_reader(question, scored, lambda _q, _texts: reading.logits, self.scorer.reader_top,
-                                         self.scorer.reader_weight)
+            scored = rescore_with_reader(scored, reading.logits, self.scorer.reader_weight)
         return scored
 
     def features(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit]) -> list[Candidate]:
@@ -379,19 +378,18 @@ class AnswerFinder:
         return Answer(question, best.text, confidence, (_citation(best, confidence, span),), tuple(hits[:k]))
 
 
-def rescore_with_reader(question: str, ranked: list[Candidate], read: Callable[[str, Sequence[str]], np.ndarray],
-                        top: int, weight: float) -> list[Candidate]:
-    """The ``top`` best candidates re-ordered by ranker logit + ``weight`` x reader logit; the rest keep their place after.
+def rescore_with_reader(ranked: list[Candidate], logits: np.ndarray, weight: float) -> list[Candidate]:
+    """The first ``len(logits)`` candidates (the ones the reader read) re-ordered by ranker logit + ``weight`` x reader logit.
 
-    The reader's logit is kept as the ``reader`` feature for the no-answer decision.
+    The rest keep their place after them. The reader's logit is kept as the ``reader``
+    feature for the no-answer decision.
     """
-    head = ranked[:top]
-    logits = read(question, [c.text for c in head])
+    head = ranked[: len(logits)]
     for c, z in zip(head, logits):
         c.features["reader"] = float(z)
         c.score = c.score + weight * float(z)
     head.sort(key=lambda c: -c.score)
-    return head + ranked[top:]
+    return head + ranked[len(head) :]
 
 
 def mark_reader_spans(candidates: Sequence[Candidate], reading: Reading) -> None:

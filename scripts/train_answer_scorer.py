@@ -225,7 +225,7 @@ def rank(scorer: Scorer, row: dict, reader_top: int = 0, reader_weight: float = 
         label[id(c)] = bool(row["y"][i])
         ranked.append(c)
     if reader_top and "reader" in row:  # the reader's logits of the ranker's best candidates, read once
-        ranked = rescore_with_reader(row["question"], ranked, lambda _q, texts: row["reader"][: len(texts)], reader_top, reader_weight)
+        ranked = rescore_with_reader(ranked, row["reader"][:reader_top], reader_weight)
     return ranked, [label[id(c)] for c in ranked]
 
 

@@ -80,7 +80,7 @@ def _candidate(text: str, score: float) -> Candidate:
 def test_rescore_reorders_only_the_top_candidates() -> None:
     ranked = [_candidate(t, s) for t, s in (("a", 3.0), ("b", 2.0), ("c", 1.0), ("d", 0.5))]
     reader_logits = {"a": -2.0, "b": 4.0, "c": 9.0, "d": 99.0}
-    out = rescore_with_reader("q", ranked, lambda _q, texts: np.array([reader_logits[t] for t in texts]), top=3, weight=0.5)
+    out = rescore_with_reader(ranked, np.array([reader_logits[c.text] for c in ranked[:3]]), weight=0.5)
     assert [c.text for c in out] == ["c", "b", "a", "d"]  # d is outside the top 3: unread, stays last
     assert out[0].score == pytest.approx(1.0 + 0.5 * 9.0)
     assert out[0].features["reader"] == 9.0 and "reader" not in out[3].features
