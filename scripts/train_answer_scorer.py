@@ -12,8 +12,12 @@
      model over ``qa.span.SPAN_FEATURES``, listwise again, the target being the
      phrase(s) with the best token F1 against the gold answer.
   3. reader: the cross-encoder of scripts/train_reader.py re-scores the
-     ranker's best few candidates (ranker logit + weight x reader logit); how
-     many (--reader-tops) and the weight are chosen on these train questions.
+     ranker's best few candidates (ranker logit + weight x reader logit),
+     each read as run time reads it (with its title and previous sentence
+     for a context reader); how many (--reader-tops) and the weight are chosen
+     on these train questions. A reader with a span head also marks the answer
+     phrase (shown instead of the span scorer's) and its span score becomes
+     an answerability input.
   4. answerable: is the best-ranked candidate right at all? Logistic regression;
      unanswerable rows come from asking questions of articles of half A against
      an index of the disjoint half B, so the documents cannot answer them, and
@@ -26,8 +30,8 @@
      training accuracy and length with and without the cut.
 
 Only SQuAD *train* articles are used (disjoint from the dev articles that
-``qa eval`` is measured on); --validate can name a held-out list of train
-articles. Usage (indexes are cached in --work, so a rerun only retrains):
+``qa eval`` is measured on). Usage (indexes are cached in --work, so a rerun
+only retrains):
     .venv/bin/python scripts/train_answer_scorer.py                       # -> qa/answer_scorer.json
     .venv/bin/python scripts/train_answer_scorer.py --ranker logistic --reader none --out bench/logistic_scorer.json
 """
