@@ -185,3 +185,20 @@ def test_the_previous_sentence_tells_the_reader_what_it_refers_to(reader: Reader
     # the same two sentences after each other's previous sentence: the context decides
     swapped = [with_context(founded, "Department stores", macy), with_context(other, "Department stores", arnold)]
     assert int(np.argmax(reader.score(question, swapped))) == 1
+
+
+def test_the_answer_span_is_the_readers_unless_the_scorer_turns_it_off(built_index: Index, tmp_path: Path) -> None:
+    from qa.answer import question_type
+    from qa.span import find_span
+
+    question = "When did the bakery open?"
+    answer = built_index.ask(question)
+    assert answer.found and "1921" in answer.span
+    data = json.loads(SCORER_FILE.read_text(encoding="utf-8"))
+    data["reader"] = {**data["reader"], "folder": str(DEFAULT_READER), "spans": False}
+    (tmp_path / "scorer.json").write_text(json.dumps(data), encoding="utf-8")
+    built_index.use_scorer(tmp_path / "scorer.json")
+    off = built_index.ask(question)
+    assert off.text == answer.text  # the same sentence; only the marked phrase may differ
+    start, end = find_span(question, off.text, question_type(question), built_index._answers.scorer.span)
+    assert off.span == off.text[start:end]
