@@ -146,7 +146,7 @@ def span_targets(tokenizer, question: str, text: str, answer: tuple[int, int], s
     return (first, last, allowed) if first is not None and last is not None and first <= last else (None, None, allowed)
 
 
-SPAN_LOSS_WEIGHT = 0.5  # the span loss (start + end cross-entropy, halved) next to the group loss
+SPAN_LOSS_WEIGHT = 0.25  # loss = group softmax + this x (start + end cross-entropy)
 
 
 def batches(groups: list[dict], batch_questions: int, seed: int) -> list[list[dict]]:
@@ -193,7 +193,7 @@ def train(model, tokenizer, groups: list[dict], batch_questions: int, lr: float,
                 mask = torch.tensor(allowed + [False] * (starts.shape[1] - len(allowed)))
                 start_logp = torch.log_softmax(starts[at].masked_fill(~mask, -1e4), 0)
                 end_logp = torch.log_softmax(ends[at].masked_fill(~mask, -1e4), 0)
-                loss = loss - SPAN_LOSS_WEIGHT * 0.5 * (start_logp[first] + end_logp[last])
+                loss = loss - SPAN_LOSS_WEIGHT * (start_logp[first] + end_logp[last])
             at += n
         loss = loss / len(batch)
         optimiser.zero_grad()
