@@ -16,10 +16,12 @@ Steps (each adds one idea to the one before):
  10. +reader    the first cross-encoder reader (bare sentences) re-scores its best 5 sentences, and only
                 the first 4 passages are ordered by their best sentence (the scorer and reader of
                 commit FIRST_READER, taken from git history)
- 11. +context   the shipped reader, which reads each sentence with its document title and the
-                sentence before it, with the ranker and answerability model retrained on it; the
-                span scorer marks the answer phrase
- 12. +reader span  the phrase the reader marks instead (= qa/answer_scorer.json, shipped)
+ 11. +context   the context reader (first training, commit CONTEXT_READER from git history), which
+                reads each sentence with its document title and the sentence before it, with the
+                ranker and answerability model retrained on it; the span scorer marks the answer phrase
+ 12. +reader span  the phrase the reader marks instead (commit CONTEXT_READER as it was shipped)
+ 13. +more training  the same reader trained on 10,000 more questions with harder groups, the
+                answer scorer retrained on it (= qa/answer_scorer.json, shipped)
 Then two no-answer sets, for the shipped scorer, the MLP without reader and the logistic scorer:
   other articles: the 13 articles are split in two halves (alternating by file
     name); each half is indexed alone and asked its own questions (answerable)
@@ -57,21 +59,29 @@ MLP = ROOT / "bench" / "mlp_scorer.json"
 MLP15 = ROOT / "bench" / "mlp15_scorer.json"
 LEARNED = ROOT / "qa" / "answer_scorer.json"
 FIRST_READER = "c73aa2c"  # the last commit that shipped the bare-sentence reader
+CONTEXT_READER = "91e05cb"  # the last commit that shipped the context reader of one training stage
 KEYS = ("hit@1", "hit@5", "mrr", "answer_accuracy", "answer_f1", "mean_answer_words", "false_no_answer_rate", "query_ms_p50")
 
 
-def first_reader_scorer(folder: Path) -> Path | None:
-    """The scorer and reader of commit FIRST_READER, written from git history into ``folder`` (None without git)."""
+def scorer_from_git(commit: str, folder: Path, spans: bool = True) -> Path | None:
+    """The scorer and reader shipped at ``commit``, written from git history into ``folder`` (None without git).
+
+    ``spans=False`` turns the reader's answer phrase off (the span scorer marks it instead).
+    """
     files = ["qa/answer_scorer.json", *(f"qa/reader_model/{name}" for name in ("model.onnx", "tokenizer.json", "config.json"))]
     try:
-        blobs = [subprocess.run(["git", "-C", str(ROOT), "show", f"{FIRST_READER}:{f}"], capture_output=True, check=True).stdout
+        blobs = [subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:{f}"], capture_output=True, check=True).stdout
                  for f in files]
     except (OSError, subprocess.CalledProcessError):
-        print(f"step 10 skipped: commit {FIRST_READER} is not in this clone's history", file=sys.stderr)
+        print(f"a step skipped: commit {commit} is not in this clone's history", file=sys.stderr)
         return None
     (folder / "reader_model").mkdir(parents=True, exist_ok=True)
     for name, blob in zip(files, blobs):
         (folder / name.removeprefix("qa/")).write_bytes(blob)
+    scorer = json.loads(blobs[0])
+    if not spans:
+        scorer["reader"]["spans"] = False
+    (folder / "answer_scorer.json").write_text(json.dumps(scorer), encoding="utf-8")
     return folder / "answer_scorer.json"
 
 
@@ -157,7 +167,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="questions per run (default: all)")
     parser.add_argument("--work", default=None, help="folder for the indexes (default: a temp folder)")
-    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-12)")
+    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-13)")
     parser.add_argument("--no-answer-set", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--no-answer-scorers", nargs="*", choices=("shipped", "mlp", "logistic"),
                         default=["shipped", "mlp", "logistic"], help="scorers asked the no-answer sets")
@@ -183,10 +193,6 @@ def main() -> int:
         "span": {**logistic, "max_words": 0},
         "mlp-top5": {**json.loads(MLP.read_text(encoding="utf-8")), "candidate_passages": 5},
     }
-    shipped = json.loads(LEARNED.read_text(encoding="utf-8"))
-    (work / "scorer-context.json").write_text(json.dumps(
-        {**shipped, "reader": {**shipped["reader"], "folder": str(LEARNED.parent / shipped["reader"]["folder"]), "spans": False}}),
-        encoding="utf-8")
     for name, data in variants.items():
         (work / f"scorer-{name}.json").write_text(json.dumps(data), encoding="utf-8")
     steps = [("baseline", "rrf", NAIVE), ("+convex fusion", "convex", NAIVE), ("+logistic scorer", "convex", work / "scorer-logistic.json"),
@@ -194,12 +200,14 @@ def main() -> int:
              ("+answer cut", "convex", LOGISTIC), ("MLP ranker instead of the logistic scorer", "convex", work / "scorer-mlp-top5.json"),
              ("+sentences of the top 15 passages", "convex", MLP),
              ("+MLP retrained on the candidates of 15 passages", "convex", MLP15),
-             ("+cross-encoder reader on the best sentences", "convex", None),
-             ("+the reader reads title and previous sentence", "convex", work / "scorer-context.json"),
-             ("+the reader's answer span (shipped)", "convex", LEARNED)]
+             ("+cross-encoder reader on the best sentences", "convex", (FIRST_READER, True)),
+             ("+the reader reads title and previous sentence", "convex", (CONTEXT_READER, False)),
+             ("+the reader's answer span", "convex", (CONTEXT_READER, True)),
+             ("+the reader trained on 10,000 more questions (shipped)", "convex", LEARNED)]
     if args.steps:
         steps = [steps[i - 1] for i in args.steps]
-    steps = [(name, fusion, scorer if scorer is not None else first_reader_scorer(work / "first-reader")) for name, fusion, scorer in steps]
+    steps = [(name, fusion, scorer_from_git(scorer[0], work / f"{scorer[0]}-spans-{scorer[1]}", scorer[1])
+              if isinstance(scorer, tuple) else scorer) for name, fusion, scorer in steps]
     steps = [step for step in steps if step[2] is not None]
     for name, fusion, scorer in steps:
         index.use_scorer(scorer)

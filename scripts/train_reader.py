@@ -27,6 +27,14 @@ faster on CPU), and checked against the torch model on held-out pairs.
 
     .venv/bin/python scripts/train_reader.py                 # ~50 min on 2 cores -> qa/reader_model/
     .venv/bin/python scripts/train_reader.py --questions 2000 --out /tmp/reader   # a quick try
+
+The shipped reader was trained in two stages: the command above (stage 1, its
+checkpoint in /tmp/qa-reader-span.safetensors), then 10,000 further questions
+with harder groups (two article negatives) at a lower rate, 53 min:
+
+    .venv/bin/python scripts/train_reader.py --checkpoint /tmp/qa-reader-span.safetensors
+    .venv/bin/python scripts/train_reader.py --init /tmp/qa-reader-span.safetensors --skip 12000 \
+        --questions 10000 --article-negatives 2 --lr 3e-5 --checkpoint /tmp/qa-reader-r2.safetensors
 """
 
 from __future__ import annotations
@@ -345,6 +353,7 @@ def main() -> int:
     after = group_accuracy(torch_score, validation)
     after_span = span_f1(torch_span(model, tokenizer), validation)
     report = {"train_questions": len(train_groups), "train_articles": len(train_articles),
+              **({"init": args.init, "skip": args.skip, "lr": args.lr} if args.init else {}),
               **({} if args.export_only else {"train_seconds": round(seconds)}),
               "validation_questions": len(validation), "validation_articles": len(validation_articles),
               "group_accuracy_untrained_300": round(before, 4), "group_accuracy_fp32": round(after, 4),
