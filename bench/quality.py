@@ -21,7 +21,8 @@ Steps (each adds one idea to the one before):
                 ranker and answerability model retrained on it; the span scorer marks the answer phrase
  12. +reader span  the phrase the reader marks instead (commit CONTEXT_READER as it was shipped)
  13. +more training  the same reader trained on 10,000 more questions with harder groups, the
-                answer scorer retrained on it (= qa/answer_scorer.json, shipped)
+                answer scorer retrained on it (commit SECOND_STAGE from git history)
+ 14. +third stage  6,000 more questions at a lower rate, scorer retrained (= qa/answer_scorer.json, shipped)
 Then two no-answer sets, for the shipped scorer, the MLP without reader and the logistic scorer:
   other articles: the 13 articles are split in two halves (alternating by file
     name); each half is indexed alone and asked its own questions (answerable)
@@ -60,6 +61,7 @@ MLP15 = ROOT / "bench" / "mlp15_scorer.json"
 LEARNED = ROOT / "qa" / "answer_scorer.json"
 FIRST_READER = "c73aa2c"  # the last commit that shipped the bare-sentence reader
 CONTEXT_READER = "91e05cb"  # the last commit that shipped the context reader of one training stage
+SECOND_STAGE = "10268fe"  # ... of two training stages
 KEYS = ("hit@1", "hit@5", "mrr", "answer_accuracy", "answer_f1", "mean_answer_words", "false_no_answer_rate", "query_ms_p50")
 
 
@@ -167,7 +169,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="questions per run (default: all)")
     parser.add_argument("--work", default=None, help="folder for the indexes (default: a temp folder)")
-    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-13)")
+    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-14)")
     parser.add_argument("--no-answer-set", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--no-answer-scorers", nargs="*", choices=("shipped", "mlp", "logistic"),
                         default=["shipped", "mlp", "logistic"], help="scorers asked the no-answer sets")
@@ -203,7 +205,8 @@ def main() -> int:
              ("+cross-encoder reader on the best sentences", "convex", (FIRST_READER, True)),
              ("+the reader reads title and previous sentence", "convex", (CONTEXT_READER, False)),
              ("+the reader's answer span", "convex", (CONTEXT_READER, True)),
-             ("+the reader trained on 10,000 more questions (shipped)", "convex", LEARNED)]
+             ("+the reader trained on 10,000 more questions", "convex", (SECOND_STAGE, True)),
+             ("+a third stage on 6,000 more (shipped)", "convex", LEARNED)]
     if args.steps:
         steps = [steps[i - 1] for i in args.steps]
     steps = [(name, fusion, scorer_from_git(scorer[0], work / f"{scorer[0]}-spans-{scorer[1]}", scorer[1])

@@ -28,13 +28,18 @@ faster on CPU), and checked against the torch model on held-out pairs.
     .venv/bin/python scripts/train_reader.py                 # ~50 min on 2 cores -> qa/reader_model/
     .venv/bin/python scripts/train_reader.py --questions 2000 --out /tmp/reader   # a quick try
 
-The shipped reader was trained in two stages: the command above (stage 1, its
+The shipped reader was trained in three stages: the command above (stage 1, its
 checkpoint in /tmp/qa-reader-span.safetensors), then 10,000 further questions
-with harder groups (two article negatives) at a lower rate, 53 min:
+with harder groups (two article negatives) at a lower rate (53 min), then
+6,000 more at a lower rate still (36 min). Checkpoints were then saved only
+every 500 steps, so the shipped stage 3 started from stage 2's step 1,000 of
+1,250; the final weights are now saved too:
 
     .venv/bin/python scripts/train_reader.py --checkpoint /tmp/qa-reader-span.safetensors
     .venv/bin/python scripts/train_reader.py --init /tmp/qa-reader-span.safetensors --skip 12000 \
         --questions 10000 --article-negatives 2 --lr 3e-5 --checkpoint /tmp/qa-reader-r2.safetensors
+    .venv/bin/python scripts/train_reader.py --init /tmp/qa-reader-r2.safetensors --skip 22000 \
+        --questions 6000 --article-negatives 2 --lr 2e-5 --checkpoint /tmp/qa-reader-r3.safetensors
 """
 
 from __future__ import annotations
@@ -216,6 +221,8 @@ def train(model, tokenizer, groups: list[dict], batch_questions: int, lr: float,
             rate = (step + 1) * batch_questions / (time.time() - t0)
             print(f"step {step + 1}/{steps} loss {np.mean(losses[-log_every:]):.3f} ({rate:.1f} questions/s)",
                   file=sys.stderr, flush=True)
+    if checkpoint is not None:  # the final weights, for a later stage's --init
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(checkpoint))
 
 
 def group_accuracy(score, groups: list[dict]) -> float:  # type: ignore[no-untyped-def]
