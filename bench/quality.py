@@ -22,7 +22,10 @@ Steps (each adds one idea to the one before):
  12. +reader span  the phrase the reader marks instead (commit CONTEXT_READER as it was shipped)
  13. +more training  the same reader trained on 10,000 more questions with harder groups, the
                 answer scorer retrained on it (commit SECOND_STAGE from git history)
- 14. +third stage  6,000 more questions at a lower rate, scorer retrained (= qa/answer_scorer.json, shipped)
+ 14. +third stage  6,000 more questions at a lower rate, scorer retrained (commit THIRD_STAGE from git history)
+ 15. +cross-fit  the same reader, its answer scorer retrained with cross-fitting: the reader weight and
+                the answerability model are fit on out-of-fold ranker scores (bench/crossfit_stage3_scorer.json)
+ 16. +fourth stage  10,000 more questions, scorer cross-fitted on it (= qa/answer_scorer.json, shipped)
 Then two no-answer sets, for the shipped scorer, the MLP without reader and the logistic scorer:
   other articles: the 13 articles are split in two halves (alternating by file
     name); each half is indexed alone and asked its own questions (answerable)
@@ -62,13 +65,16 @@ LEARNED = ROOT / "qa" / "answer_scorer.json"
 FIRST_READER = "c73aa2c"  # the last commit that shipped the bare-sentence reader
 CONTEXT_READER = "91e05cb"  # the last commit that shipped the context reader of one training stage
 SECOND_STAGE = "10268fe"  # ... of two training stages
+THIRD_STAGE = "87637e7"  # ... of three
+CROSS_FIT_THIRD = ROOT / "bench" / "crossfit_stage3_scorer.json"  # the third-stage reader's scorer, cross-fitted
 KEYS = ("hit@1", "hit@5", "mrr", "answer_accuracy", "answer_f1", "mean_answer_words", "false_no_answer_rate", "query_ms_p50")
 
 
-def scorer_from_git(commit: str, folder: Path, spans: bool = True) -> Path | None:
+def scorer_from_git(commit: str, folder: Path, spans: bool = True, scorer_file: Path | None = None) -> Path | None:
     """The scorer and reader shipped at ``commit``, written from git history into ``folder`` (None without git).
 
-    ``spans=False`` turns the reader's answer phrase off (the span scorer marks it instead).
+    ``spans=False`` turns the reader's answer phrase off (the span scorer marks it instead);
+    ``scorer_file`` replaces the commit's scorer (it then reads with that commit's reader).
     """
     files = ["qa/answer_scorer.json", *(f"qa/reader_model/{name}" for name in ("model.onnx", "tokenizer.json", "config.json"))]
     try:
@@ -80,11 +86,19 @@ def scorer_from_git(commit: str, folder: Path, spans: bool = True) -> Path | Non
     (folder / "reader_model").mkdir(parents=True, exist_ok=True)
     for name, blob in zip(files, blobs):
         (folder / name.removeprefix("qa/")).write_bytes(blob)
-    scorer = json.loads(blobs[0])
+    scorer = json.loads(scorer_file.read_text(encoding="utf-8") if scorer_file else blobs[0])
+    scorer["reader"]["folder"] = "reader_model"
     if not spans:
         scorer["reader"]["spans"] = False
     (folder / "answer_scorer.json").write_text(json.dumps(scorer), encoding="utf-8")
     return folder / "answer_scorer.json"
+
+
+def from_git(spec: tuple, work: Path) -> Path | None:
+    """``scorer_from_git`` of a step's ``(commit, spans[, scorer_file])``, in a folder of its own under ``work``."""
+    commit, spans, *scorer_file = spec
+    name = f"{commit}-spans-{spans}" + "".join(f"-{f.stem}" for f in scorer_file)
+    return scorer_from_git(commit, work / name, spans, *scorer_file)
 
 
 def linked_docs(names: list[str], folder: Path) -> Path:
@@ -169,7 +183,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="questions per run (default: all)")
     parser.add_argument("--work", default=None, help="folder for the indexes (default: a temp folder)")
-    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-14)")
+    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-16)")
     parser.add_argument("--no-answer-set", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--no-answer-scorers", nargs="*", choices=("shipped", "mlp", "logistic"),
                         default=["shipped", "mlp", "logistic"], help="scorers asked the no-answer sets")
@@ -206,11 +220,12 @@ def main() -> int:
              ("+the reader reads title and previous sentence", "convex", (CONTEXT_READER, False)),
              ("+the reader's answer span", "convex", (CONTEXT_READER, True)),
              ("+the reader trained on 10,000 more questions", "convex", (SECOND_STAGE, True)),
-             ("+a third stage on 6,000 more (shipped)", "convex", LEARNED)]
+             ("+a third stage on 6,000 more", "convex", (THIRD_STAGE, True)),
+             ("+the scorer cross-fitted (same reader)", "convex", (THIRD_STAGE, True, CROSS_FIT_THIRD)),
+             ("+a fourth stage on 10,000 more, scorer cross-fitted (shipped)", "convex", LEARNED)]
     if args.steps:
         steps = [steps[i - 1] for i in args.steps]
-    steps = [(name, fusion, scorer_from_git(scorer[0], work / f"{scorer[0]}-spans-{scorer[1]}", scorer[1])
-              if isinstance(scorer, tuple) else scorer) for name, fusion, scorer in steps]
+    steps = [(name, fusion, from_git(scorer, work) if isinstance(scorer, tuple) else scorer) for name, fusion, scorer in steps]
     steps = [step for step in steps if step[2] is not None]
     for name, fusion, scorer in steps:
         index.use_scorer(scorer)
