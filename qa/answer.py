@@ -118,6 +118,11 @@ class Scorer:
     reader_folder: Path | None = None
     reader_top: int = 0
     reader_weight: float = 0.0
+    # ... and the best sentence of each of the first ``reader_passages`` passages (by their best sentence) that
+    # has none among those, so the passages returned are ordered by what the reader thinks of them too. On 1,500
+    # questions of the reader's held-out SQuAD *train* articles, 0 / 5 / 6 / 8 passages gave hit@5 0.965 / 0.966 /
+    # 0.967 / 0.969 at 5 / 7.5 / 8.5 / 10.5 sentences read per question (top sentence 0.853 / 0.855 / 0.855 / 0.855).
+    reader_passages: int = 0
     # Show the answer phrase the reader marks (a reader with a span head) instead of the span scorer's.
     reader_spans: bool = True
 
@@ -144,6 +149,7 @@ class Scorer:
             extra["reader_folder"] = near if near.exists() or not shipped.exists() else shipped
             extra["reader_top"] = int(data["reader"]["top"])
             extra["reader_weight"] = float(data["reader"]["weight"])
+            extra["reader_passages"] = int(data["reader"].get("passages", 0))
             extra["reader_spans"] = bool(data["reader"].get("spans", True))
         return cls(tuple(s["features"]), np.asarray(s["weights"], dtype=np.float64), float(s["bias"]),
                    tuple(a["features"]), np.asarray(a["weights"], dtype=np.float64), float(a["bias"]),
@@ -228,12 +234,13 @@ class AnswerFinder:
         scored.sort(key=lambda c: -c.score)
         reader = self.reader
         if reader is not None:
-            head = scored[: self.scorer.reader_top]
+            read = reader_choice(scored, self.scorer.reader_top, self.scorer.reader_passages)
+            head = [scored[i] for i in read]
             passages = self.index.passages if reader.context else None
             texts = [reader_input(c, passages, self.index.title(c.doc)) for c in head]
             reading = reader.read(question, texts, [len(c.text) for c in head])
             mark_reader_spans(head, reading)
-            scored = rescore_with_reader(scored, reading.logits, self.scorer.reader_weight)
+            scored = rescore_with_reader(scored, reading.logits, self.scorer.reader_weight, read)
         return scored
 
     def features(self, question: str, query_vector: np.ndarray, hits: Sequence[Hit]) -> list[Candidate]:
@@ -378,18 +385,41 @@ class AnswerFinder:
         return Answer(question, best.text, confidence, (_citation(best, confidence, span),), tuple(hits[:k]))
 
 
-def rescore_with_reader(ranked: list[Candidate], logits: np.ndarray, weight: float) -> list[Candidate]:
-    """The first ``len(logits)`` candidates (the ones the reader read) re-ordered by ranker logit + ``weight`` x reader logit.
+def reader_choice(ranked: Sequence[Candidate], top: int, passages: int = 0) -> list[int]:
+    """Positions in ``ranked`` (best first) that the reader reads.
 
-    The rest keep their place after them. The reader's logit is kept as the ``reader``
+    The first ``top``, then the best sentence of each of the first ``passages``
+    passages (in the order of their best sentence) that has none among them.
+    """
+    chosen = list(range(min(top, len(ranked))))
+    seen: set[int] = set()
+    for i, c in enumerate(ranked):
+        if len(seen) >= passages:
+            break
+        if c.hit.passage.id in seen:
+            continue
+        seen.add(c.hit.passage.id)
+        if i >= top:
+            chosen.append(i)
+    return chosen
+
+
+def rescore_with_reader(ranked: list[Candidate], logits: np.ndarray, weight: float,
+                        read: Sequence[int] | None = None) -> list[Candidate]:
+    """The candidates the reader read (positions ``read`` in ``ranked``, default the first ``len(logits)``) first,
+    ordered by ranker logit + ``weight`` x reader logit.
+
+    The rest keep their order after them. The reader's logit is kept as the ``reader``
     feature for the no-answer decision.
     """
-    head = ranked[: len(logits)]
+    read = range(len(logits)) if read is None else read
+    head = [ranked[i] for i in read]
     for c, z in zip(head, logits):
         c.features["reader"] = float(z)
         c.score = c.score + weight * float(z)
     head.sort(key=lambda c: -c.score)
-    return head + ranked[len(head) :]
+    chosen = set(read)
+    return head + [c for i, c in enumerate(ranked) if i not in chosen]
 
 
 def mark_reader_spans(candidates: Sequence[Candidate], reading: Reading) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answer import SCORER_FILE, Candidate, Scorer, reader_input, rescore_with_reader
+from qa.answer import SCORER_FILE, Candidate, Scorer, reader_choice, reader_input, rescore_with_reader
 from qa.errors import ModelNotFoundError
 from qa.index import Index
 from qa.index import file_title
@@ -72,9 +72,26 @@ def test_a_question_longer_than_the_reader_reads_is_cut_not_refused(reader: Read
     built_index.ask(question)  # the API has no length limit; the answer may be a no-answer, but no error
 
 
-def _candidate(text: str, score: float) -> Candidate:
-    passage = Passage(0, "d.txt", 0, 0, len(text), text, ((0, len(text)),))
+def _candidate(text: str, score: float, passage_id: int = 0) -> Candidate:
+    passage = Passage(passage_id, "d.txt", 0, 0, len(text), text, ((0, len(text)),))
     return Candidate("d.txt", 0, len(text), text, Hit(passage, 1.0), 0, {}, score)
+
+
+def test_the_reader_reads_the_top_sentences_and_the_best_of_each_leading_passage() -> None:
+    # passages by their best sentence: 0 (a), 1 (c), 2 (e), 3 (f)
+    ranked = [_candidate(t, s, p) for t, s, p in (("a", 6, 0), ("b", 5, 0), ("c", 4, 1), ("d", 3, 1), ("e", 2, 2), ("f", 1, 3))]
+    assert reader_choice(ranked, 2) == [0, 1]
+    assert reader_choice(ranked, 2, passages=3) == [0, 1, 2, 4]  # c and e: the best of passages 1 and 2
+    assert reader_choice(ranked, 3, passages=2) == [0, 1, 2]  # passage 1's best is already read
+    assert reader_choice(ranked, 0, passages=9) == [0, 2, 4, 5]
+    assert reader_choice([], 5, passages=8) == []
+
+
+def test_rescore_puts_every_read_candidate_first() -> None:
+    ranked = [_candidate(t, s, p) for t, s, p in (("a", 3.0, 0), ("b", 2.0, 0), ("c", 1.0, 1), ("d", 0.5, 2))]
+    out = rescore_with_reader(ranked, np.array([0.0, 0.0, 3.0]), weight=1.0, read=[0, 2, 3])
+    assert [c.text for c in out] == ["d", "a", "c", "b"]  # b (unread) follows every read one
+    assert "reader" not in out[3].features and out[0].features["reader"] == 3.0
 
 
 def test_rescore_reorders_only_the_top_candidates() -> None:
