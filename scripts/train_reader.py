@@ -28,18 +28,21 @@ faster on CPU), and checked against the torch model on held-out pairs.
     .venv/bin/python scripts/train_reader.py                 # ~50 min on 2 cores -> qa/reader_model/
     .venv/bin/python scripts/train_reader.py --questions 2000 --out /tmp/reader   # a quick try
 
-The shipped reader was trained in three stages: the command above (stage 1, its
+The shipped reader was trained in four stages: the command above (stage 1, its
 checkpoint in /tmp/qa-reader-span.safetensors), then 10,000 further questions
 with harder groups (two article negatives) at a lower rate (53 min), then
-6,000 more at a lower rate still (36 min). Checkpoints were then saved only
-every 500 steps, so the shipped stage 3 started from stage 2's step 1,000 of
-1,250; the final weights are now saved too:
+6,000 more at a lower rate still (36 min), then 10,000 more at that rate
+(65 min). Checkpoints were then saved only every 500 steps, so stage 3 started
+from stage 2's step 1,000 of 1,250 and stage 4 from stage 3's step 500 of 750;
+the final weights are now saved too:
 
     .venv/bin/python scripts/train_reader.py --checkpoint /tmp/qa-reader-span.safetensors
     .venv/bin/python scripts/train_reader.py --init /tmp/qa-reader-span.safetensors --skip 12000 \
         --questions 10000 --article-negatives 2 --lr 3e-5 --checkpoint /tmp/qa-reader-r2.safetensors
     .venv/bin/python scripts/train_reader.py --init /tmp/qa-reader-r2.safetensors --skip 22000 \
         --questions 6000 --article-negatives 2 --lr 2e-5 --checkpoint /tmp/qa-reader-r3.safetensors
+    .venv/bin/python scripts/train_reader.py --init /tmp/qa-reader-r3.safetensors --skip 28000 \
+        --questions 10000 --article-negatives 2 --lr 2e-5 --checkpoint /tmp/qa-reader-r4.safetensors
 """
 
 from __future__ import annotations
