@@ -188,7 +188,7 @@ def main() -> int:
     parser.add_argument("--work", default=None, help="folder for the indexes (default: a temp folder)")
     parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-17)")
     parser.add_argument("--no-answer-set", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--no-answer-scorers", nargs="*", choices=("shipped", "mlp", "logistic"),
+    parser.add_argument("--no-answer-scorers", nargs="*", choices=("shipped", "mlp", "logistic", "crossfit-stage3"),
                         default=["shipped", "mlp", "logistic"], help="scorers asked the no-answer sets")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "quality.json"))
     args = parser.parse_args()
@@ -227,7 +227,7 @@ def main() -> int:
              ("+the scorer cross-fitted (same reader)", "convex", (THIRD_STAGE, True, CROSS_FIT_THIRD)),
              ("+a fourth stage on 10,000 more, scorer cross-fitted (shipped)", "convex", LEARNED),
              ("the reader also reads the best sentence of each of the first 8 passages (not shipped)", "convex", PASSAGE_READS)]
-    if args.steps:
+    if args.steps is not None:  # `--steps` alone: none, only the no-answer sets
         steps = [steps[i - 1] for i in args.steps]
     steps = [(name, fusion, from_git(scorer, work) if isinstance(scorer, tuple) else scorer) for name, fusion, scorer in steps]
     steps = [step for step in steps if step[2] is not None]
@@ -237,8 +237,12 @@ def main() -> int:
         results[name] = {k: metrics[k] for k in KEYS}
         print(name, json.dumps(results[name]), flush=True)
 
-    scorers = {"shipped": ("shipped, with reader", LEARNED), "mlp": ("MLP without reader", MLP), "logistic": ("logistic", LOGISTIC)}
+    scorers = {"shipped": ("shipped, with reader", LEARNED), "mlp": ("MLP without reader", MLP), "logistic": ("logistic", LOGISTIC),
+               "crossfit-stage3": (f"third-stage reader, scorer cross-fitted, commit {THIRD_STAGE}", (THIRD_STAGE, True, CROSS_FIT_THIRD))}
     for label, scorer in (scorers[name] for name in args.no_answer_scorers if args.no_answer_set):
+        scorer = from_git(scorer, work) if isinstance(scorer, tuple) else scorer
+        if scorer is None:
+            continue
         cross = no_answer_other_articles(names, rows, work, encoder, scorer)
         results[f"no-answer set, other articles ({label})"] = cross
         print(f"no-answer set, other articles ({label})", json.dumps(cross), flush=True)
@@ -247,7 +251,7 @@ def main() -> int:
         print(f"no-answer set, same article ({label})", json.dumps(same), flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = args.steps or not args.no_answer_set or len(args.no_answer_scorers) < len(scorers)
+    partial = args.steps is not None or not args.no_answer_set or set(scorers) - set(args.no_answer_scorers)
     if partial and out.exists() and not args.limit:
         # a partial run updates its own rows of the full table and keeps the others
         earlier = json.loads(out.read_text(encoding="utf-8"))
