@@ -1,6 +1,6 @@
 """Reproduce the README's quality table on ../shared/eval/squad_dev in one command.
 
-    .venv/bin/python bench/quality.py            # all steps, ~20 min on 2 cores
+    .venv/bin/python bench/quality.py            # all steps, ~50 min on 2 cores (each reader step ~3 min)
     .venv/bin/python bench/quality.py --limit 500
 
 Steps (each adds one idea to the one before):
