@@ -360,8 +360,8 @@ def main() -> int:
     fold = article_folds(positives, args.folds)
     fold_scorers = ([fit_ranker([r for r in positives if fold[r["doc"]] != k], args.ranker, args.epochs, args.seed)[0]
                      for k in range(args.folds)] if args.folds > 1 else [scorer])
-    for r in positives + negatives:
-        r["ranker"] = fold_scorers[fold.get(r["doc"], 0) if args.folds > 1 else 0]
+    for r in positives + negatives:  # with one fold, every article is in fold 0 and that ranker is the shipped one
+        r["ranker"] = fold_scorers[fold.get(r["doc"], 0)]
     in_sample_top = top_accuracy(positives, scorer=scorer)
 
     # 2. span scorer, on the gold sentences
