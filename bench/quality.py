@@ -1,6 +1,6 @@
 """Reproduce the README's quality table on ../shared/eval/squad_dev in one command.
 
-    .venv/bin/python bench/quality.py            # all steps, ~50 min on 2 cores (each reader step ~3 min)
+    .venv/bin/python bench/quality.py            # all steps, ~55 min on 2 cores (each reader step ~3 min)
     .venv/bin/python bench/quality.py --limit 500
 
 Steps (each adds one idea to the one before):
@@ -25,9 +25,12 @@ Steps (each adds one idea to the one before):
  14. +third stage  6,000 more questions at a lower rate, scorer retrained (commit THIRD_STAGE from git history)
  15. +cross-fit  the same reader, its answer scorer retrained with cross-fitting: the reader weight and
                 the answerability model are fit on out-of-fold ranker scores (bench/crossfit_stage3_scorer.json)
- 16. +fourth stage  10,000 more questions, scorer cross-fitted on it (= qa/answer_scorer.json, shipped)
- 17. passage reads  measured, not shipped: the reader also reads the best sentence of each of the
-                first 8 passages, scorer trained so (bench/passage_reads_scorer.json)
+ 16. +fourth stage  10,000 more questions, scorer cross-fitted on it (commit FOURTH_STAGE from git history)
+ 17. +sentence fusion  each passage's retrieval score also counts the cosine of its sentence closest to
+                the question (``qa.fusion.sentence_convex``), same scorer
+ 18. +retrained  the answer scorer retrained on sentence-fused candidates (= qa/answer_scorer.json, shipped)
+ 19. passage reads  measured, not shipped: the reader also reads the best sentence of each of the
+                first 8 passages, scorer trained so on convex fusion (bench/passage_reads_scorer.json)
 Then two no-answer sets, for the shipped scorer, the MLP without reader and the logistic scorer:
   other articles: the 13 articles are split in two halves (alternating by file
     name); each half is indexed alone and asked its own questions (answerable)
@@ -69,7 +72,8 @@ CONTEXT_READER = "91e05cb"  # the last commit that shipped the context reader of
 SECOND_STAGE = "10268fe"  # ... of two training stages
 THIRD_STAGE = "87637e7"  # ... of three
 CROSS_FIT_THIRD = ROOT / "bench" / "crossfit_stage3_scorer.json"  # the third-stage reader's scorer, cross-fitted
-PASSAGE_READS = ROOT / "bench" / "passage_reads_scorer.json"  # the shipped reader's, also reading 8 passages' best
+PASSAGE_READS = ROOT / "bench" / "passage_reads_scorer.json"  # the fourth-stage reader's, also reading 8 passages' best
+FOURTH_STAGE = "277315b"  # the last commit that shipped the fourth-stage scorer fit on convex fusion
 KEYS = ("hit@1", "hit@5", "mrr", "answer_accuracy", "answer_f1", "mean_answer_words", "false_no_answer_rate", "query_ms_p50")
 
 
@@ -133,7 +137,7 @@ def _pooled(parts: list[dict]) -> dict:
 
 
 def no_answer_other_articles(names: list[str], rows: list[EvalRow], work: Path, encoder: SentenceTransformerEncoder,
-                             scorer: Path) -> dict:
+                             scorer: Path, fusion: str = "sentence") -> dict:
     """Each half of the articles indexed alone, asked its own questions and the other half's (unanswerable)."""
     halves = [names[0::2], names[1::2]]
     parts = []
@@ -141,12 +145,13 @@ def no_answer_other_articles(names: list[str], rows: list[EvalRow], work: Path, 
         other = set(halves[1 - i])
         index = open_with_onnx(Index.build(linked_docs(half, work / f"half{i}"), work / f"index-half{i}", encoder=encoder), encoder)
         index.use_scorer(scorer)
-        parts.append(evaluate(index, [r for r in rows if r.doc in half] + [EvalRow(r.question, (), r.doc) for r in rows if r.doc in other]))
+        parts.append(evaluate(index, [r for r in rows if r.doc in half] + [EvalRow(r.question, (), r.doc) for r in rows if r.doc in other],
+                              fusion=fusion))
     return _pooled(parts)
 
 
 def no_answer_same_article(names: list[str], rows: list[EvalRow], work: Path, encoder: SentenceTransformerEncoder,
-                           scorer: Path) -> dict:
+                           scorer: Path, fusion: str = "sentence") -> dict:
     """The harder, realistic case: the question's own article is indexed, but not the part that answers it.
 
     Every article is split into its even and its odd paragraphs (the title
@@ -178,7 +183,7 @@ def no_answer_same_article(names: list[str], rows: list[EvalRow], work: Path, en
                 mixed.append(r)
             elif not here:
                 mixed.append(EvalRow(r.question, (), r.doc))
-        parts.append(evaluate(index, mixed))
+        parts.append(evaluate(index, mixed, fusion=fusion))
     return _pooled(parts)
 
 
@@ -186,9 +191,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="questions per run (default: all)")
     parser.add_argument("--work", default=None, help="folder for the indexes (default: a temp folder)")
-    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-17)")
+    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-19)")
     parser.add_argument("--no-answer-set", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--no-answer-scorers", nargs="*", choices=("shipped", "mlp", "logistic", "crossfit-stage3"),
+    parser.add_argument("--no-answer-scorers", nargs="*", choices=("shipped", "mlp", "logistic", "crossfit-stage3", "fourth-stage"),
                         default=["shipped", "mlp", "logistic"], help="scorers asked the no-answer sets")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "quality.json"))
     args = parser.parse_args()
@@ -225,8 +230,11 @@ def main() -> int:
              ("+the reader trained on 10,000 more questions", "convex", (SECOND_STAGE, True)),
              ("+a third stage on 6,000 more", "convex", (THIRD_STAGE, True)),
              ("+the scorer cross-fitted (same reader)", "convex", (THIRD_STAGE, True, CROSS_FIT_THIRD)),
-             ("+a fourth stage on 10,000 more, scorer cross-fitted (shipped)", "convex", LEARNED),
-             ("the reader also reads the best sentence of each of the first 8 passages (not shipped)", "convex", PASSAGE_READS)]
+             ("+a fourth stage on 10,000 more, scorer cross-fitted", "convex", (FOURTH_STAGE, True)),
+             ("+sentence fusion: the best sentence's cosine joins the passage's (same scorer)", "sentence", (FOURTH_STAGE, True)),
+             ("+the scorer retrained on sentence fusion (shipped)", "sentence", LEARNED),
+             ("the reader also reads the best sentence of each of the first 8 passages (not shipped; convex fusion)", "convex",
+              PASSAGE_READS)]
     if args.steps is not None:  # `--steps` alone: none, only the no-answer sets
         steps = [steps[i - 1] for i in args.steps]
     steps = [(name, fusion, from_git(scorer, work) if isinstance(scorer, tuple) else scorer) for name, fusion, scorer in steps]
@@ -237,16 +245,20 @@ def main() -> int:
         results[name] = {k: metrics[k] for k in KEYS}
         print(name, json.dumps(results[name]), flush=True)
 
-    scorers = {"shipped": ("shipped, with reader", LEARNED), "mlp": ("MLP without reader", MLP), "logistic": ("logistic", LOGISTIC),
-               "crossfit-stage3": (f"third-stage reader, scorer cross-fitted, commit {THIRD_STAGE}", (THIRD_STAGE, True, CROSS_FIT_THIRD))}
-    for label, scorer in (scorers[name] for name in args.no_answer_scorers if args.no_answer_set):
+    # the scorers fit before sentence fusion are asked with the convex fusion they were fit on
+    scorers = {"shipped": ("shipped, with reader", LEARNED, "sentence"), "mlp": ("MLP without reader", MLP, "convex"),
+               "logistic": ("logistic", LOGISTIC, "convex"),
+               "crossfit-stage3": (f"third-stage reader, scorer cross-fitted, commit {THIRD_STAGE}", (THIRD_STAGE, True, CROSS_FIT_THIRD),
+                                   "convex"),
+               "fourth-stage": (f"fourth-stage reader, convex fusion, commit {FOURTH_STAGE}", (FOURTH_STAGE, True), "convex")}
+    for label, scorer, fusion in (scorers[name] for name in args.no_answer_scorers if args.no_answer_set):
         scorer = from_git(scorer, work) if isinstance(scorer, tuple) else scorer
         if scorer is None:
             continue
-        cross = no_answer_other_articles(names, rows, work, encoder, scorer)
+        cross = no_answer_other_articles(names, rows, work, encoder, scorer, fusion)
         results[f"no-answer set, other articles ({label})"] = cross
         print(f"no-answer set, other articles ({label})", json.dumps(cross), flush=True)
-        same = no_answer_same_article(names, rows, work, encoder, scorer)
+        same = no_answer_same_article(names, rows, work, encoder, scorer, fusion)
         results[f"no-answer set, same article ({label})"] = same
         print(f"no-answer set, same article ({label})", json.dumps(same), flush=True)
     out = Path(args.out)

@@ -89,7 +89,7 @@ def evaluate(
     *,
     k: int = 5,
     mode: str = "hybrid",
-    fusion: str = "convex",
+    fusion: str = "sentence",
     index_seconds: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from .config import Settings
 from .dense import FaissStore
 from .encoder import Encoder, encode_with_sentences, make_encoder
 from .errors import DocumentsError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QuestionError
-from .fusion import Mode, convex, rrf, weighted
+from .fusion import Mode, convex, rrf, sentence_convex, weighted
 from .formats import SUFFIXES
 from .ingest import IngestResult, Skipped, read_folder
 from .manifest import FORMAT_VERSION, checksums_for, commit_manifest, read_manifest, verify_files
@@ -348,15 +348,16 @@ class Index:
         self.manifest = manifest
 
     # ------------------------------------------------------------------ querying
-    def search(self, question: str, k: int = 5, mode: str | Mode = "hybrid", *, fusion: str = "convex") -> list[Hit]:
+    def search(self, question: str, k: int = 5, mode: str | Mode = "hybrid", *, fusion: str = "sentence") -> list[Hit]:
         """The ``k`` best passages for ``question``.
 
         Args:
             question: plain-English question or keywords.
             k: how many passages to return (at least 1).
             mode: ``hybrid`` (dense + BM25), ``dense`` or ``bm25``.
-            fusion: ``convex`` (cosine + normalised BM25, the default), ``rrf``
-                (reciprocal-rank fusion) or ``weighted`` (min-max normalised scores).
+            fusion: ``sentence`` (the default: passage cosine + best sentence cosine + normalised
+                BM25), ``convex`` (passage cosine + normalised BM25), ``rrf`` (reciprocal-rank
+                fusion) or ``weighted`` (min-max normalised scores).
 
         Raises:
             QuestionError: the question is empty or only whitespace.
@@ -367,7 +368,7 @@ class Index:
         query_vector = self.encode_query(question) if mode is not Mode.BM25 else None
         return self._search(question, k, mode, query_vector, fusion)
 
-    def _search(self, question: str, k: int, mode: Mode, query_vector: np.ndarray | None, fusion: str = "convex") -> list[Hit]:
+    def _search(self, question: str, k: int, mode: Mode, query_vector: np.ndarray | None, fusion: str = "sentence") -> list[Hit]:
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a whole number >= 1, got {k!r}")
         fetch = max(50, 4 * k)
@@ -381,6 +382,9 @@ class Index:
             fused = dense_ranked
         elif mode is Mode.BM25:
             fused = sparse_ranked
+        elif fusion == "sentence":
+            ids = {pid for pid, _ in dense_ranked} | {pid for pid, _ in sparse_ranked}
+            fused = sentence_convex(dense_ranked, sparse_ranked, self._best_sentence_cosines(ids, query_vector))
         elif fusion == "convex":
             fused = convex(dense_ranked, sparse_ranked)
         elif fusion == "weighted":
@@ -388,7 +392,7 @@ class Index:
         elif fusion == "rrf":
             fused = rrf([dense_ranked, sparse_ranked])
         else:
-            raise ValueError(f"unknown fusion {fusion!r}; choose convex, rrf or weighted")
+            raise ValueError(f"unknown fusion {fusion!r}; choose sentence, convex, rrf or weighted")
         dense_rank = {pid: r for r, (pid, _) in enumerate(dense_ranked, 1)}
         sparse_rank = {pid: r for r, (pid, _) in enumerate(sparse_ranked, 1)}
         return [
@@ -396,7 +400,19 @@ class Index:
             for pid, score in fused[:k]
         ]
 
-    def ask(self, question: str, k: int = 5, mode: str | Mode = "hybrid", *, fusion: str = "convex") -> Answer:
+    def _best_sentence_cosines(self, ids: set[int], query_vector: np.ndarray | None) -> dict[int, float]:
+        """Each passage's highest sentence cosine with the question (passages without sentence vectors are left out)."""
+        if query_vector is None:
+            return {}
+        blocks = {pid: self.sentence_vectors.get(pid) for pid in sorted(ids)}
+        blocks = {pid: v for pid, v in blocks.items() if v is not None and len(v)}
+        if not blocks:
+            return {}
+        cosines = np.concatenate(list(blocks.values())).astype(np.float32) @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        starts = np.cumsum([0] + [len(v) for v in blocks.values()])[:-1]
+        return dict(zip(blocks, np.maximum.reduceat(cosines, starts).tolist()))
+
+    def ask(self, question: str, k: int = 5, mode: str | Mode = "hybrid", *, fusion: str = "sentence") -> Answer:
         """The sentence that best answers ``question``, with citations, or a no-answer.
 
         Args:

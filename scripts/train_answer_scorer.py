@@ -117,14 +117,15 @@ def same_article_unanswerable(articles: list[dict], folder: Path, heuristic: dic
     return [q for q in odd if not any(f" {normalize_answer(a)} " in f" {even_text[q['doc']]} " for a in q["answers"])]
 
 
-def collect(index: Index, questions: list[dict], answerable: bool, passages: int) -> list[dict]:
-    """Each question's candidates (unscored features) from its top ``passages`` and which of them hold the gold answer."""
+def collect(index: Index, questions: list[dict], answerable: bool, passages: int, fusion: str = "sentence") -> list[dict]:
+    """Each question's candidates (unscored features) from its top ``passages`` (retrieved with ``fusion``, as run
+    time does) and which of them hold the gold answer."""
     finder = AnswerFinder(index, _plain_scorer())
     vectors = index.encoder.encode([q["question"] for q in questions], batch_size=128)
     out = []
     for q, qv in zip(questions, vectors):
         qv = np.asarray(qv, dtype=np.float32)
-        hits = index._search(q["question"], passages, Mode.HYBRID, qv[None, :])
+        hits = index._search(q["question"], passages, Mode.HYBRID, qv[None, :], fusion)
         cands = finder.features(q["question"], qv, hits)
         labels = np.array([answerable and c.doc == q["doc"] and c.start <= q["gold"] < c.end for c in cands], dtype=bool)
         x = np.array([[c.features[f] for f in RANKER_FEATURES] for c in cands], dtype=np.float64).reshape(len(cands), -1)
@@ -311,6 +312,8 @@ def main() -> int:
     parser.add_argument("--folds", type=int, default=4,
                         help="rankers fit on the other folds' articles rank each row that the reader weight and the "
                              "answerability model are chosen on (1: the shipped ranker, in-sample)")
+    parser.add_argument("--fusion", choices=("sentence", "convex"), default="sentence",
+                        help="retrieval fusion the candidates come from (run time's default: sentence)")
     parser.add_argument("--work", default="/tmp/qa-train")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", default=str(ROOT / "qa/answer_scorer.json"))
@@ -338,14 +341,14 @@ def main() -> int:
     t0 = time.time()
     # Trained on the candidates it will meet: those of as many passages as run time reads.
     passages = args.candidate_passages or (15 if args.ranker == "mlp" else 5)
-    positives = collect(index_a, qa_a, True, passages)
-    negatives = collect(index_b, negatives_q, False, passages)
+    positives = collect(index_a, qa_a, True, passages, args.fusion)
+    negatives = collect(index_b, negatives_q, False, passages, args.fusion)
     if args.same_article_unanswerable:
         # The realistic hard case: the question's own article is indexed, but not the part that answers it.
         hard_q = same_article_unanswerable(data[:half], work / "A-even", heuristic)
         hard_q = random.Random(args.seed + 2).sample(hard_q, min(args.same_article_unanswerable, len(hard_q)))
         index_even = Index.build(work / "A-even", work / "index-A-even", encoder=encoder)
-        negatives += [{**r, "same_article": True} for r in collect(index_even, hard_q, False, passages)]
+        negatives += [{**r, "same_article": True} for r in collect(index_even, hard_q, False, passages, args.fusion)]
     print(f"collected {len(positives)} + {len(negatives)} questions in {time.time() - t0:.0f} s", file=sys.stderr)
 
     # 1. sentence ranker
@@ -417,7 +420,7 @@ def main() -> int:
     threshold = float(np.quantile(probs[:n_pos], args.false_no_answer))
     report = {
         "train_articles": 2 * half, "answerable_questions": len(positives), "unanswerable_questions": len(negatives),
-        "candidate_passages": passages, "folds": args.folds,
+        "candidate_passages": passages, "fusion": args.fusion, "folds": args.folds,
         "ranker_only_top_sentence_accuracy_in_sample": round(in_sample_top, 4), **reader_report,
         "candidate_oracle": round(float(np.mean([r["y"].any() for r in positives])), 4),
         "top_sentence_accuracy": round(float(np.mean(ay_arr[:n_pos])), 4),

@@ -149,6 +149,25 @@ def test_search_rejects_bad_arguments(built_index: Index) -> None:
         built_index.search("planet", k=0)
     with pytest.raises(ValueError, match="choose one of"):
         built_index.search("planet", mode="fuzzy")
+    with pytest.raises(ValueError, match="choose sentence, convex, rrf or weighted"):
+        built_index.search("planet", fusion="max")
+
+
+def test_sentence_fusion_scores_each_passage_by_its_closest_sentence(built_index: Index) -> None:
+    """The default fusion's sentence term is the best of the passage's stored sentence vectors."""
+    question = "How long is a day on Mars?"
+    query = built_index.encode_query(question)
+    ids = set(built_index.passages)
+    best = built_index._best_sentence_cosines(ids, query)
+    assert set(best) == ids
+    for pid in ids:
+        rows = np.asarray(built_index.sentence_vectors[pid], dtype=np.float32)
+        assert best[pid] == pytest.approx(float((rows @ query[0]).max()), abs=1e-5)
+    assert built_index._best_sentence_cosines(ids, None) == {}
+    hits = built_index.search(question, k=len(ids))
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    convex = built_index.search(question, k=len(ids), fusion="convex")
+    assert {h.passage.id for h in hits} == {h.passage.id for h in convex}  # same candidates, other scores
 
 
 # ---------------------------------------------------------------- incremental updates

@@ -11,7 +11,7 @@ import pytest
 
 from qa.dense import RETRAIN_GROWTH, FaissStore, cells_for
 from qa.errors import IndexCorruptError
-from qa.fusion import RRF_K, Mode, rrf, weighted
+from qa.fusion import DENSE_WEIGHT, RRF_K, SENTENCE_WEIGHTS, Mode, convex, rrf, sentence_convex, weighted
 from qa.lexical import FILES as LEXICAL_FILES
 from qa.lexical import BM25Store
 from qa.types import Passage
@@ -252,6 +252,31 @@ def test_weighted_skips_empty_lists_and_checks_lengths() -> None:
     assert dict(fused) == pytest.approx({4: 0.4, 5: 0.0})
     with pytest.raises(ValueError):
         weighted([[(1, 1.0)]], [0.5, 0.5])
+
+
+def test_convex_exact_scores() -> None:
+    fused = convex([(1, 0.8), (2, 0.5)], [(2, 4.0), (3, 2.0)])
+    w = DENSE_WEIGHT
+    assert dict(fused) == pytest.approx({1: w * 0.8, 2: w * 0.5 + (1 - w), 3: (1 - w) * 0.5})
+    assert [i for i, _ in fused] == sorted(dict(fused), key=lambda i: -dict(fused)[i])
+
+
+def test_sentence_convex_exact_scores_and_fallbacks() -> None:
+    wp, ws, wb = SENTENCE_WEIGHTS
+    dense = [(1, 0.6), (2, 0.5)]
+    sparse = [(2, 4.0), (3, 2.0)]
+    # 3 is only a BM25 hit (passage cosine 0); 2 has no sentence vectors: its passage cosine stands in
+    fused = dict(sentence_convex(dense, sparse, {1: 0.9, 3: 0.7}))
+    assert fused == pytest.approx({1: wp * 0.6 + ws * 0.9, 2: wp * 0.5 + ws * 0.5 + wb, 3: ws * 0.7 + wb * 0.5})
+    assert sum(SENTENCE_WEIGHTS) == pytest.approx(1.0)
+
+
+def test_sentence_convex_lets_one_close_sentence_lift_a_passage() -> None:
+    """Same passage cosine and BM25, but one passage holds a sentence much closer to the question."""
+    dense = [(1, 0.55), (2, 0.54)]
+    fused = sentence_convex(dense, [], {1: 0.56, 2: 0.85})
+    assert [i for i, _ in fused] == [2, 1]
+    assert sentence_convex([], [], {}) == []
 
 
 @pytest.mark.parametrize(
