@@ -1,6 +1,6 @@
 """Reproduce the README's quality table on ../shared/eval/squad_dev in one command.
 
-    .venv/bin/python bench/quality.py            # all steps, ~55 min on 2 cores (each reader step ~3 min)
+    .venv/bin/python bench/quality.py            # all steps, ~60 min on 2 cores (each reader step ~3 min)
     .venv/bin/python bench/quality.py --limit 500
 
 Steps (each adds one idea to the one before):
@@ -28,8 +28,11 @@ Steps (each adds one idea to the one before):
  16. +fourth stage  10,000 more questions, scorer cross-fitted on it (commit FOURTH_STAGE from git history)
  17. +sentence fusion  each passage's retrieval score also counts the cosine of its sentence closest to
                 the question (``qa.fusion.sentence_convex``), same scorer
- 18. +retrained  the answer scorer retrained on sentence-fused candidates (= qa/answer_scorer.json, shipped)
- 19. passage reads  measured, not shipped: the reader also reads the best sentence of each of the
+ 18. +retrained  the answer scorer retrained on sentence-fused candidates, the reader reading the
+                ranker's best 5 (bench/sentence_top5_scorer.json)
+ 19. +8 reads  the same retraining allowed 8 reads (--reader-tops 3,5,8), which train chose
+                (= qa/answer_scorer.json, shipped)
+ 20. passage reads  measured, not shipped: the reader also reads the best sentence of each of the
                 first 8 passages, scorer trained so on convex fusion (bench/passage_reads_scorer.json)
 Then two no-answer sets, for the shipped scorer, the MLP without reader and the logistic scorer:
   other articles: the 13 articles are split in two halves (alternating by file
@@ -73,6 +76,7 @@ SECOND_STAGE = "10268fe"  # ... of two training stages
 THIRD_STAGE = "87637e7"  # ... of three
 CROSS_FIT_THIRD = ROOT / "bench" / "crossfit_stage3_scorer.json"  # the third-stage reader's scorer, cross-fitted
 PASSAGE_READS = ROOT / "bench" / "passage_reads_scorer.json"  # the fourth-stage reader's, also reading 8 passages' best
+SENTENCE_TOP5 = ROOT / "bench" / "sentence_top5_scorer.json"  # retrained on sentence fusion, the reader reading 5
 FOURTH_STAGE = "277315b"  # the last commit that shipped the fourth-stage scorer fit on convex fusion
 KEYS = ("hit@1", "hit@5", "mrr", "answer_accuracy", "answer_f1", "mean_answer_words", "false_no_answer_rate", "query_ms_p50")
 
@@ -191,9 +195,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="questions per run (default: all)")
     parser.add_argument("--work", default=None, help="folder for the indexes (default: a temp folder)")
-    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-19)")
+    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-20)")
     parser.add_argument("--no-answer-set", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--no-answer-scorers", nargs="*", choices=("shipped", "mlp", "logistic", "crossfit-stage3", "fourth-stage"),
+    parser.add_argument("--no-answer-scorers", nargs="*",
+                        choices=("shipped", "mlp", "logistic", "crossfit-stage3", "fourth-stage", "sentence-top5"),
                         default=["shipped", "mlp", "logistic"], help="scorers asked the no-answer sets")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "quality.json"))
     args = parser.parse_args()
@@ -232,7 +237,8 @@ def main() -> int:
              ("+the scorer cross-fitted (same reader)", "convex", (THIRD_STAGE, True, CROSS_FIT_THIRD)),
              ("+a fourth stage on 10,000 more, scorer cross-fitted", "convex", (FOURTH_STAGE, True)),
              ("+sentence fusion: the best sentence's cosine joins the passage's (same scorer)", "sentence", (FOURTH_STAGE, True)),
-             ("+the scorer retrained on sentence fusion (shipped)", "sentence", LEARNED),
+             ("+the scorer retrained on sentence fusion", "sentence", SENTENCE_TOP5),
+             ("+the reader re-scores the ranker's best 8, not 5 (shipped)", "sentence", LEARNED),
              ("the reader also reads the best sentence of each of the first 8 passages (not shipped; convex fusion)", "convex",
               PASSAGE_READS)]
     if args.steps is not None:  # `--steps` alone: none, only the no-answer sets
@@ -250,7 +256,8 @@ def main() -> int:
                "logistic": ("logistic", LOGISTIC, "convex"),
                "crossfit-stage3": (f"third-stage reader, scorer cross-fitted, commit {THIRD_STAGE}", (THIRD_STAGE, True, CROSS_FIT_THIRD),
                                    "convex"),
-               "fourth-stage": (f"fourth-stage reader, convex fusion, commit {FOURTH_STAGE}", (FOURTH_STAGE, True), "convex")}
+               "fourth-stage": (f"fourth-stage reader, convex fusion, commit {FOURTH_STAGE}", (FOURTH_STAGE, True), "convex"),
+               "sentence-top5": ("sentence fusion, the reader reading 5", SENTENCE_TOP5, "sentence")}
     for label, scorer, fusion in (scorers[name] for name in args.no_answer_scorers if args.no_answer_set):
         scorer = from_git(scorer, work) if isinstance(scorer, tuple) else scorer
         if scorer is None:

@@ -205,3 +205,13 @@ def test_a_feature_that_never_varied_in_training_has_no_effect(path: Path) -> No
     sentence = _features(cosine=0.6, overlap=0.5, passage_score=0.7, passage_rr=1.0, log_words=math.log1p(12))
     as_heading = {**sentence, "heading": 1.0}
     assert scorer.sentence_logit(as_heading) == pytest.approx(scorer.sentence_logit(sentence))
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parent.parent / "bench").glob("*_scorer.json")),
+                         ids=lambda p: p.name)
+def test_every_bench_scorer_loads_and_finds_its_reader(path: Path) -> None:
+    """bench/quality.py's table rows read these files; a reader folder they name must resolve (to qa/'s)."""
+    scorer = Scorer.load(path)
+    assert scorer.sentence_features and scorer.answer_features
+    if scorer.reader_top:
+        assert scorer.reader_folder is not None and (scorer.reader_folder / "model.onnx").is_file()
