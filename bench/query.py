@@ -23,7 +23,7 @@ is the first question after opening (what one `qa ask` process pays, with
 the files in the OS page cache), the p50/p95 are a warmed-up server's.
 Each question is also searched with the older ``convex`` fusion in the same
 run (``search_convex_ms_p50``), and the default ``sentence`` fusion's own
-part, the best sentence cosines of the ~100 passages both retrievers
+part, the best sentence cosines of the up to 2 x 50 passages both retrievers
 return, is timed alone (``parts_ms_p50.best_sentence_cosines``).
 
 Built indexes are kept under --work (default: $TMPDIR/docqa-bench) and
