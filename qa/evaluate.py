@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .errors import QAError
+from .fusion import DEFAULT_FUSION
 from .index import Index
 
 
@@ -89,7 +90,7 @@ def evaluate(
     *,
     k: int = 5,
     mode: str = "hybrid",
-    fusion: str = "sentence",
+    fusion: str = DEFAULT_FUSION,
     index_seconds: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:

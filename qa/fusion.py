@@ -17,6 +17,8 @@ DENSE_WEIGHT = 0.7
 # 0.806 / 0.811 to 0.830 / 0.833; on 20 held-out ones 0.956 -> 0.960 and 0.854 -> 0.871. Flat for
 # sentence weights 0.6-0.75 and BM25 weights 0.2-0.25, see README "Quality".
 SENTENCE_WEIGHTS = (0.1, 0.65, 0.25)
+# What `search`, `ask`, `qa eval` and the answer scorer's training retrieve with unless told otherwise.
+DEFAULT_FUSION = "sentence"
 
 
 class Mode(str, Enum):

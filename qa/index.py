@@ -33,7 +33,7 @@ from .config import Settings
 from .dense import FaissStore
 from .encoder import Encoder, encode_with_sentences, make_encoder
 from .errors import DocumentsError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QuestionError
-from .fusion import Mode, convex, rrf, sentence_convex, weighted
+from .fusion import DEFAULT_FUSION, Mode, convex, rrf, sentence_convex, weighted
 from .formats import SUFFIXES
 from .ingest import IngestResult, Skipped, read_folder
 from .manifest import FORMAT_VERSION, checksums_for, commit_manifest, read_manifest, verify_files
@@ -348,7 +348,7 @@ class Index:
         self.manifest = manifest
 
     # ------------------------------------------------------------------ querying
-    def search(self, question: str, k: int = 5, mode: str | Mode = "hybrid", *, fusion: str = "sentence") -> list[Hit]:
+    def search(self, question: str, k: int = 5, mode: str | Mode = "hybrid", *, fusion: str = DEFAULT_FUSION) -> list[Hit]:
         """The ``k`` best passages for ``question``.
 
         Args:
@@ -368,7 +368,7 @@ class Index:
         query_vector = self.encode_query(question) if mode is not Mode.BM25 else None
         return self._search(question, k, mode, query_vector, fusion)
 
-    def _search(self, question: str, k: int, mode: Mode, query_vector: np.ndarray | None, fusion: str = "sentence") -> list[Hit]:
+    def _search(self, question: str, k: int, mode: Mode, query_vector: np.ndarray | None, fusion: str = DEFAULT_FUSION) -> list[Hit]:
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a whole number >= 1, got {k!r}")
         fetch = max(50, 4 * k)
@@ -412,7 +412,7 @@ class Index:
         starts = np.cumsum([0] + [len(v) for v in blocks.values()])[:-1]
         return dict(zip(blocks, np.maximum.reduceat(cosines, starts).tolist()))
 
-    def ask(self, question: str, k: int = 5, mode: str | Mode = "hybrid", *, fusion: str = "sentence") -> Answer:
+    def ask(self, question: str, k: int = 5, mode: str | Mode = "hybrid", *, fusion: str = DEFAULT_FUSION) -> Answer:
         """The sentence that best answers ``question``, with citations, or a no-answer.
 
         Args:

@@ -63,7 +63,7 @@ from qa.answer import (  # noqa: E402
 )
 from qa.encoder import SentenceTransformerEncoder  # noqa: E402
 from qa.evaluate import f1_score, normalize_answer  # noqa: E402
-from qa.fusion import Mode  # noqa: E402
+from qa.fusion import DEFAULT_FUSION, Mode  # noqa: E402
 from qa.index import Index  # noqa: E402
 from qa.reader import DEFAULT_READER, load_reader  # noqa: E402
 from qa.span import SPAN_FEATURES, SpanModel, find_span, span_candidates  # noqa: E402
@@ -117,7 +117,7 @@ def same_article_unanswerable(articles: list[dict], folder: Path, heuristic: dic
     return [q for q in odd if not any(f" {normalize_answer(a)} " in f" {even_text[q['doc']]} " for a in q["answers"])]
 
 
-def collect(index: Index, questions: list[dict], answerable: bool, passages: int, fusion: str = "sentence") -> list[dict]:
+def collect(index: Index, questions: list[dict], answerable: bool, passages: int, fusion: str = DEFAULT_FUSION) -> list[dict]:
     """Each question's candidates (unscored features) from its top ``passages`` (retrieved with ``fusion``, as run
     time does) and which of them hold the gold answer."""
     finder = AnswerFinder(index, _plain_scorer())
@@ -312,7 +312,7 @@ def main() -> int:
     parser.add_argument("--folds", type=int, default=4,
                         help="rankers fit on the other folds' articles rank each row that the reader weight and the "
                              "answerability model are chosen on (1: the shipped ranker, in-sample)")
-    parser.add_argument("--fusion", choices=("sentence", "convex"), default="sentence",
+    parser.add_argument("--fusion", choices=("sentence", "convex"), default=DEFAULT_FUSION,
                         help="retrieval fusion the candidates come from (run time's default: sentence)")
     parser.add_argument("--work", default="/tmp/qa-train")
     parser.add_argument("--seed", type=int, default=13)
