@@ -1,6 +1,6 @@
 """Reproduce the README's quality table on ../shared/eval/squad_dev in one command.
 
-    .venv/bin/python bench/quality.py            # all steps, ~60 min on 2 cores (each reader step ~3 min)
+    .venv/bin/python bench/quality.py            # all steps, ~70 min on 2 cores (each reader step ~3 min)
     .venv/bin/python bench/quality.py --limit 500
 
 Steps (each adds one idea to the one before):
@@ -31,9 +31,12 @@ Steps (each adds one idea to the one before):
  18. +retrained  the answer scorer retrained on sentence-fused candidates, the reader reading the
                 ranker's best 5 (bench/sentence_top5_scorer.json)
  19. +8 reads  the same retraining allowed 8 reads (--reader-tops 3,5,8), which train chose
-                (= qa/answer_scorer.json, shipped)
+                (commit EIGHT_READS from git history)
  20. passage reads  measured, not shipped: the reader also reads the best sentence of each of the
                 first 8 passages, scorer trained so on convex fusion (bench/passage_reads_scorer.json)
+ 21. +sentence words  sentence fusion plus the share of the question's words (IDF-weighted) in each
+                passage's best sentence for them (``qa.fusion.sentence_words``), step 19's scorer
+ 22. +retrained  the answer scorer retrained on those candidates (= qa/answer_scorer.json, shipped)
 Then two no-answer sets, for the shipped scorer, the MLP without reader and the logistic scorer:
   other articles: the 13 articles are split in two halves (alternating by file
     name); each half is indexed alone and asked its own questions (answerable)
@@ -78,6 +81,7 @@ CROSS_FIT_THIRD = ROOT / "bench" / "crossfit_stage3_scorer.json"  # the third-st
 PASSAGE_READS = ROOT / "bench" / "passage_reads_scorer.json"  # the fourth-stage reader's, also reading 8 passages' best
 SENTENCE_TOP5 = ROOT / "bench" / "sentence_top5_scorer.json"  # retrained on sentence fusion, the reader reading 5
 FOURTH_STAGE = "277315b"  # the last commit that shipped the fourth-stage scorer fit on convex fusion
+EIGHT_READS = "6048b5e"  # the last commit that shipped the scorer fit on sentence fusion, reading 8
 KEYS = ("hit@1", "hit@5", "mrr", "answer_accuracy", "answer_f1", "mean_answer_words", "false_no_answer_rate", "query_ms_p50")
 
 
@@ -198,7 +202,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-20)")
     parser.add_argument("--no-answer-set", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--no-answer-scorers", nargs="*",
-                        choices=("shipped", "mlp", "logistic", "crossfit-stage3", "fourth-stage", "sentence-top5"),
+                        choices=("shipped", "mlp", "logistic", "crossfit-stage3", "fourth-stage", "sentence-top5", "eight-reads"),
                         default=["shipped", "mlp", "logistic"], help="scorers asked the no-answer sets")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "quality.json"))
     args = parser.parse_args()
@@ -238,9 +242,12 @@ def main() -> int:
              ("+a fourth stage on 10,000 more, scorer cross-fitted", "convex", (FOURTH_STAGE, True)),
              ("+sentence fusion: the best sentence's cosine joins the passage's (same scorer)", "sentence", (FOURTH_STAGE, True)),
              ("+the scorer retrained on sentence fusion", "sentence", SENTENCE_TOP5),
-             ("+the reader re-scores the ranker's best 8, not 5 (shipped)", "sentence", LEARNED),
+             ("+the reader re-scores the ranker's best 8, not 5", "sentence", (EIGHT_READS, True)),
              ("the reader also reads the best sentence of each of the first 8 passages (not shipped; convex fusion)", "convex",
-              PASSAGE_READS)]
+              PASSAGE_READS),
+             ("+sentence-words fusion: the share of the question's words in the best sentence for them (same scorer)",
+              "sentence-words", (EIGHT_READS, True)),
+             ("+the scorer retrained on sentence-words fusion (shipped)", "sentence-words", LEARNED)]
     if args.steps is not None:  # `--steps` alone: none, only the no-answer sets
         steps = [steps[i - 1] for i in args.steps]
     steps = [(name, fusion, from_git(scorer, work) if isinstance(scorer, tuple) else scorer) for name, fusion, scorer in steps]
@@ -252,12 +259,13 @@ def main() -> int:
         print(name, json.dumps(results[name]), flush=True)
 
     # the scorers fit before sentence fusion are asked with the convex fusion they were fit on
-    scorers = {"shipped": ("shipped, with reader", LEARNED, "sentence"), "mlp": ("MLP without reader", MLP, "convex"),
+    scorers = {"shipped": ("shipped, with reader", LEARNED, "sentence-words"), "mlp": ("MLP without reader", MLP, "convex"),
                "logistic": ("logistic", LOGISTIC, "convex"),
                "crossfit-stage3": (f"third-stage reader, scorer cross-fitted, commit {THIRD_STAGE}", (THIRD_STAGE, True, CROSS_FIT_THIRD),
                                    "convex"),
                "fourth-stage": (f"fourth-stage reader, convex fusion, commit {FOURTH_STAGE}", (FOURTH_STAGE, True), "convex"),
-               "sentence-top5": ("sentence fusion, the reader reading 5", SENTENCE_TOP5, "sentence")}
+               "sentence-top5": ("sentence fusion, the reader reading 5", SENTENCE_TOP5, "sentence"),
+               "eight-reads": (f"sentence fusion, the reader reading 8, commit {EIGHT_READS}", (EIGHT_READS, True), "sentence")}
     for label, scorer, fusion in (scorers[name] for name in args.no_answer_scorers if args.no_answer_set):
         scorer = from_git(scorer, work) if isinstance(scorer, tuple) else scorer
         if scorer is None:

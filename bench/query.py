@@ -21,10 +21,15 @@ questions (other questions than the timed ones). The index files are
 memory-mapped, so a question first reads the pages it needs; `first_ask_ms`
 is the first question after opening (what one `qa ask` process pays, with
 the files in the OS page cache), the p50/p95 are a warmed-up server's.
-Each question is also searched with the older ``convex`` fusion in the same
-run (``search_convex_ms_p50``), and the default ``sentence`` fusion's own
-part, the best sentence cosines of the up to 2 x 50 passages both retrievers
-return, is timed alone (``parts_ms_p50.best_sentence_cosines``).
+Each question is also searched with the older ``convex`` and ``sentence``
+fusions in the same run (``search_convex_ms_p50``, ``search_sentence_ms_p50``),
+and the default ``sentence-words`` fusion's own parts for the up to 2 x 50
+passages both retrievers return are timed alone: their best sentence cosines
+(``parts_ms_p50.best_sentence_cosines``) and the question words' share in
+their best sentence, with the passages' word sets already cached (as after
+the ``search`` just before: ``best_sentence_word_shares``) and with the cache
+emptied first (``best_sentence_word_shares_uncached``: a passage no question
+has reached yet).
 
 Built indexes are kept under --work (default: $TMPDIR/docqa-bench) and
 reused. After the questions, another fresh process replaces one document's
@@ -196,7 +201,7 @@ def measure(n: int, folder: Path, queries: int) -> dict:
     first_ask_ms = (time.perf_counter() - started) * 1000
     for q in questions[1:WARM_UP]:
         index.ask(q)
-    search, convex, ask, encode, dense, lexical, sentences = [], [], [], [], [], [], []
+    search, convex, sentence, ask, encode, dense, lexical, sentences, words, words_cold = ([] for _ in range(10))
     for q in questions[WARM_UP:]:
         t = time.perf_counter()
         index.search(q, k=5)
@@ -204,6 +209,9 @@ def measure(n: int, folder: Path, queries: int) -> dict:
         t = time.perf_counter()
         index.search(q, k=5, fusion="convex")  # the fusion before sentence fusion, same run for the ratio
         convex.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        index.search(q, k=5, fusion="sentence")  # without the word shares
+        sentence.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         index.ask(q)
         ask.append((time.perf_counter() - t) * 1000)
@@ -219,6 +227,14 @@ def measure(n: int, folder: Path, queries: int) -> dict:
         t = time.perf_counter()
         index._best_sentence_cosines({pid for pid, _ in found}, vector)
         sentences.append((time.perf_counter() - t) * 1000)
+        ids = {pid for pid, _ in found}
+        t = time.perf_counter()
+        index._best_sentence_word_shares(ids, q)
+        words.append((time.perf_counter() - t) * 1000)
+        index._sentence_tokens.clear()
+        t = time.perf_counter()
+        index._best_sentence_word_shares(ids, q)
+        words_cold.append((time.perf_counter() - t) * 1000)
     return {
         "passages": n,
         "vector_store": index.dense.kind,
@@ -226,11 +242,14 @@ def measure(n: int, folder: Path, queries: int) -> dict:
         "search_ms_p50": round(statistics.median(search), 2),
         "search_ms_p95": round(float(np.percentile(search, 95)), 2),
         "search_convex_ms_p50": round(statistics.median(convex), 2),
+        "search_sentence_ms_p50": round(statistics.median(sentence), 2),
         "ask_ms_p50": round(statistics.median(ask), 2),
         "ask_ms_p95": round(float(np.percentile(ask, 95)), 2),
         "parts_ms_p50": {"encode_question": round(statistics.median(encode), 2), "vector_search": round(statistics.median(dense), 2),
                          "bm25_search": round(statistics.median(lexical), 2),
-                         "best_sentence_cosines": round(statistics.median(sentences), 2)},
+                         "best_sentence_cosines": round(statistics.median(sentences), 2),
+                         "best_sentence_word_shares": round(statistics.median(words), 2),
+                         "best_sentence_word_shares_uncached": round(statistics.median(words_cold), 2)},
         "open_s": round(open_s, 2),
         "first_ask_ms": round(first_ask_ms, 1),
         "rss_after_open_mb": after_open,

@@ -33,16 +33,17 @@ from .config import Settings
 from .dense import FaissStore
 from .encoder import Encoder, encode_with_sentences, make_encoder
 from .errors import DocumentsError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QuestionError
-from .fusion import DEFAULT_FUSION, Mode, convex, rrf, sentence_convex, weighted
+from .fusion import DEFAULT_FUSION, FUSIONS, Mode, convex, rrf, sentence_convex, sentence_words, weighted
 from .formats import SUFFIXES
 from .ingest import IngestResult, Skipped, read_folder
 from .manifest import FORMAT_VERSION, checksums_for, commit_manifest, read_manifest, verify_files
 from .sentences import is_heading, split_paragraphs
 from .storage import atomic_path
-from .textutil import matching_tokens, normalize_whitespace, normalize_with_offsets
+from .textutil import matching_tokens, normalize_whitespace, normalize_with_offsets, tokenize
 from .types import Answer, Document, Hit, Passage
 
 MAX_QUESTION_CHARS = 2000  # longer input is cut: the model reads 256 tokens at most anyway
+SENTENCE_TOKEN_CACHE = 50_000  # passages whose sentence word sets are kept between questions (~100 MB at most)
 
 
 @dataclass
@@ -94,6 +95,7 @@ class Index:
         self.lexical = lexical
         self.encoder = encoder
         self.sentence_vectors = sentence_vectors  # passage id -> (sentences, dim) float16, unit rows
+        self._sentence_tokens: dict[int, list[frozenset[str]]] = {}  # passage id -> its sentences' word sets, as asked for
         self._answers = AnswerFinder(self)
 
     def use_scorer(self, path: str | Path) -> None:
@@ -306,6 +308,7 @@ class Index:
         for pid in stale:
             del self.passages[pid]
             self.sentence_vectors.pop(pid, None)
+        self._sentence_tokens.clear()  # ids may come back with other text, and every idf changes
         if vectors is not None:
             self.dense.add([p.id for p in new_passages], vectors)
         self.lexical.add([p.id for p in new_passages], list(texts))
@@ -355,8 +358,9 @@ class Index:
             question: plain-English question or keywords.
             k: how many passages to return (at least 1).
             mode: ``hybrid`` (dense + BM25), ``dense`` or ``bm25``.
-            fusion: ``sentence`` (the default: passage cosine + best sentence cosine + normalised
-                BM25), ``convex`` (passage cosine + normalised BM25), ``rrf`` (reciprocal-rank
+            fusion: ``sentence-words`` (the default: passage cosine + best sentence cosine +
+                normalised BM25 + the share of the question's words in the passage's best sentence
+                for them), ``sentence`` (the same without the last term), ``convex`` (passage cosine + normalised BM25), ``rrf`` (reciprocal-rank
                 fusion) or ``weighted`` (min-max normalised scores).
 
         Raises:
@@ -382,6 +386,10 @@ class Index:
             fused = dense_ranked
         elif mode is Mode.BM25:
             fused = sparse_ranked
+        elif fusion == "sentence-words":
+            ids = {pid for pid, _ in dense_ranked} | {pid for pid, _ in sparse_ranked}
+            fused = sentence_words(dense_ranked, sparse_ranked, self._best_sentence_cosines(ids, query_vector),
+                                   self._best_sentence_word_shares(ids, question))
         elif fusion == "sentence":
             ids = {pid for pid, _ in dense_ranked} | {pid for pid, _ in sparse_ranked}
             fused = sentence_convex(dense_ranked, sparse_ranked, self._best_sentence_cosines(ids, query_vector))
@@ -392,7 +400,7 @@ class Index:
         elif fusion == "rrf":
             fused = rrf([dense_ranked, sparse_ranked])
         else:
-            raise ValueError(f"unknown fusion {fusion!r}; choose sentence, convex, rrf or weighted")
+            raise ValueError(f"unknown fusion {fusion!r}; choose {', '.join(FUSIONS[:-1])} or {FUSIONS[-1]}")
         dense_rank = {pid: r for r, (pid, _) in enumerate(dense_ranked, 1)}
         sparse_rank = {pid: r for r, (pid, _) in enumerate(sparse_ranked, 1)}
         return [
@@ -411,6 +419,23 @@ class Index:
         cosines = np.concatenate(list(blocks.values())).astype(np.float32) @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
         starts = np.cumsum([0] + [len(v) for v in blocks.values()])[:-1]
         return dict(zip(blocks, np.maximum.reduceat(cosines, starts).tolist()))
+
+    def _best_sentence_word_shares(self, ids: set[int], question: str) -> dict[int, float]:
+        """Per passage, the largest IDF-weighted share of the question's words that one of its sentences holds."""
+        weights = {t: max(self.lexical.idf(t), 0.1) for t in set(matching_tokens(question))}
+        total = sum(weights.values())
+        if not total:
+            return {}
+        if len(self._sentence_tokens) > SENTENCE_TOKEN_CACHE:
+            self._sentence_tokens.clear()
+        shares = {}
+        for pid in ids:
+            sets = self._sentence_tokens.get(pid)
+            if sets is None:
+                p = self.passages[pid]
+                sets = self._sentence_tokens[pid] = [frozenset(tokenize(p.text[s - p.start : e - p.start])) for s, e in p.sentences]
+            shares[pid] = max((sum(w for t, w in weights.items() if t in words) for words in sets), default=0.0) / total
+        return shares
 
     def ask(self, question: str, k: int = 5, mode: str | Mode = "hybrid", *, fusion: str = DEFAULT_FUSION) -> Answer:
         """The sentence that best answers ``question``, with citations, or a no-answer.

@@ -312,8 +312,8 @@ def main() -> int:
     parser.add_argument("--folds", type=int, default=4,
                         help="rankers fit on the other folds' articles rank each row that the reader weight and the "
                              "answerability model are chosen on (1: the shipped ranker, in-sample)")
-    parser.add_argument("--fusion", choices=("sentence", "convex"), default=DEFAULT_FUSION,
-                        help="retrieval fusion the candidates come from (run time's default: sentence)")
+    parser.add_argument("--fusion", choices=("sentence-words", "sentence", "convex"), default=DEFAULT_FUSION,
+                        help=f"retrieval fusion the candidates come from (run time's default: {DEFAULT_FUSION})")
     parser.add_argument("--work", default="/tmp/qa-train")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", default=str(ROOT / "qa/answer_scorer.json"))

@@ -13,6 +13,7 @@ import numpy as np
 
 from qa.answer import (ALL_FEATURES, ANSWER_FEATURES, READER_ANSWER_FEATURES, READER_SPAN_FEATURES, SCORER_FILE,
                        SENTENCE_FEATURES, Candidate, Scorer, question_type, rerank_hits, trim_sentence, type_match)
+from qa.fusion import DEFAULT_FUSION
 from qa.index import Index
 from qa.span import SPAN_FEATURES, find_span, span_candidates
 from qa.types import Hit, Passage
@@ -99,6 +100,8 @@ def test_shipped_scorer_loads_and_names_known_features() -> None:
     assert 0 < scorer.max_words
     assert 0.0 < scorer.threshold < 1.0
     assert data["train_report"]["answerable_questions"] > 0  # it was trained, not hand-set
+    # its features (passage scores and ranks) come from retrieval: it must have been fit on the fusion `ask` uses
+    assert data["train_report"]["fusion"] == DEFAULT_FUSION
 
 
 def _features(**values: float) -> dict[str, float]:

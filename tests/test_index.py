@@ -20,6 +20,7 @@ from qa.encoder import HashEncoder
 from qa.errors import DocumentsError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QuestionError
 from qa.index import Index, UpdateReport
 from qa.manifest import FORMAT_VERSION, MANIFEST
+from qa.textutil import matching_tokens, tokenize
 
 QUESTIONS = [
     "Which is the largest planet?",
@@ -149,7 +150,7 @@ def test_search_rejects_bad_arguments(built_index: Index) -> None:
         built_index.search("planet", k=0)
     with pytest.raises(ValueError, match="choose one of"):
         built_index.search("planet", mode="fuzzy")
-    with pytest.raises(ValueError, match="choose sentence, convex, rrf or weighted"):
+    with pytest.raises(ValueError, match="choose sentence-words, sentence, convex, rrf or weighted"):
         built_index.search("planet", fusion="max")
 
 
@@ -168,6 +169,27 @@ def test_sentence_fusion_scores_each_passage_by_its_closest_sentence(built_index
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     convex = built_index.search(question, k=len(ids), fusion="convex")
     assert {h.passage.id for h in hits} == {h.passage.id for h in convex}  # same candidates, other scores
+
+
+def test_word_share_is_the_best_sentence_share_of_the_question_idf(built_index: Index) -> None:
+    """The default fusion's word term: per passage, the IDF-weighted share of the question's words in its best sentence."""
+    question = "How long is a day on Mars?"
+    ids = set(built_index.passages)
+    shares = built_index._best_sentence_word_shares(ids, question)
+    assert set(shares) == ids and all(0.0 <= v <= 1.0 for v in shares.values())
+    words = set(matching_tokens(question))
+    weights = {t: max(built_index.lexical.idf(t), 0.1) for t in words}
+    for pid in ids:
+        p = built_index.passages[pid]
+        sentences = [set(tokenize(p.text[s - p.start : e - p.start])) for s, e in p.sentences]
+        expected = max(sum(w for t, w in weights.items() if t in s) for s in sentences) / sum(weights.values())
+        assert shares[pid] == pytest.approx(expected)
+    # "Mars is called the Red Planet." holds every word of this question: the whole share
+    assert max(built_index._best_sentence_word_shares(ids, "Why is Mars called the Red Planet?").values()) == pytest.approx(1.0)
+    assert built_index._best_sentence_word_shares(ids, "the of and") == {}  # only stop words: no term
+    assert built_index._best_sentence_word_shares(ids, question) == shares  # cached word sets give the same
+    sentence = built_index.search(question, k=len(ids), fusion="sentence")
+    assert {h.passage.id for h in built_index.search(question, k=len(ids))} == {h.passage.id for h in sentence}
 
 
 # ---------------------------------------------------------------- incremental updates

@@ -11,7 +11,8 @@ import pytest
 
 from qa.dense import RETRAIN_GROWTH, FaissStore, cells_for
 from qa.errors import IndexCorruptError
-from qa.fusion import DENSE_WEIGHT, RRF_K, SENTENCE_WEIGHTS, Mode, convex, rrf, sentence_convex, weighted
+from qa.fusion import (DENSE_WEIGHT, RRF_K, SENTENCE_WEIGHTS, SENTENCE_WORDS_WEIGHTS, Mode, convex, rrf, sentence_convex,
+                       sentence_words, weighted)
 from qa.lexical import FILES as LEXICAL_FILES
 from qa.lexical import BM25Store
 from qa.types import Passage
@@ -277,6 +278,26 @@ def test_sentence_convex_lets_one_close_sentence_lift_a_passage() -> None:
     fused = sentence_convex(dense, [], {1: 0.56, 2: 0.85})
     assert [i for i, _ in fused] == [2, 1]
     assert sentence_convex([], [], {}) == []
+
+
+def test_sentence_words_exact_scores() -> None:
+    wp, ws, wb, ww = SENTENCE_WORDS_WEIGHTS
+    dense = [(1, 0.6), (2, 0.5)]
+    sparse = [(2, 4.0), (3, 2.0)]
+    # 1 has no word share (0); 2 has no sentence vectors: its passage cosine stands in
+    fused = dict(sentence_words(dense, sparse, {1: 0.9, 3: 0.7}, {2: 0.5, 3: 1.0}))
+    assert fused == pytest.approx({1: wp * 0.6 + ws * 0.9, 2: wp * 0.5 + ws * 0.5 + wb + ww * 0.5,
+                                   3: ws * 0.7 + wb * 0.5 + ww})
+    assert sum(SENTENCE_WORDS_WEIGHTS) == pytest.approx(1.0)
+    assert sentence_words([], [], {}, {}) == []
+
+
+def test_sentence_words_lifts_the_passage_whose_one_sentence_holds_the_question_words() -> None:
+    """Same cosines and BM25: the passage with one sentence holding most of the question's words wins."""
+    dense = [(1, 0.55), (2, 0.55)]
+    sparse = [(1, 3.0), (2, 3.0)]
+    fused = sentence_words(dense, sparse, {1: 0.6, 2: 0.6}, {1: 0.3, 2: 0.9})
+    assert [i for i, _ in fused] == [2, 1]
 
 
 @pytest.mark.parametrize(
