@@ -231,7 +231,7 @@ def measure(n: int, folder: Path, queries: int) -> dict:
         t = time.perf_counter()
         index._best_sentence_word_shares(ids, q)
         words.append((time.perf_counter() - t) * 1000)
-        index._sentence_tokens.clear()
+        index._sentence_words.clear()
         t = time.perf_counter()
         index._best_sentence_word_shares(ids, q)
         words_cold.append((time.perf_counter() - t) * 1000)

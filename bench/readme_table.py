@@ -55,7 +55,9 @@ def rows() -> list[tuple[str, str, str]]:
             out.append((
                 f"`search` / `ask` at {size(r['passages'])} passages ({store})",
                 f"p50 {ms(r['search_ms_p50'])} / {ms(r['ask_ms_p50'])}, p95 {ms(r['search_ms_p95'])} / {ms(r['ask_ms_p95'])}"
-                + (f" (`search` with the older convex fusion {ms(r['search_convex_ms_p50'])})" if "search_convex_ms_p50" in r else "")
+                + (f" (`search` with the older sentence / convex fusion {ms(r['search_sentence_ms_p50'])} / "
+                   f"{ms(r['search_convex_ms_p50'])})" if "search_sentence_ms_p50" in r
+                   else f" (`search` with the older convex fusion {ms(r['search_convex_ms_p50'])})" if "search_convex_ms_p50" in r else "")
                 + f"; first question after opening {ms(r['first_ask_ms'])}; peak RSS {r['peak_rss_mb'] / 1024:.2f} GiB"
                 + ("; an earlier run, before the answer reader (about +20 ms on `ask` at 100k) and sentence fusion" if r.get("earlier_run") else ""),
                 "`bench/query.py`" + load_note(r if r.get("load") else query),

@@ -43,7 +43,7 @@ from .textutil import matching_tokens, normalize_whitespace, normalize_with_offs
 from .types import Answer, Document, Hit, Passage
 
 MAX_QUESTION_CHARS = 2000  # longer input is cut: the model reads 256 tokens at most anyway
-SENTENCE_TOKEN_CACHE = 50_000  # passages whose sentence word sets are kept between questions (~100 MB at most)
+SENTENCE_WORD_CACHE = 50_000  # passages whose sentences' words are kept between questions (about 1 KB each)
 
 
 @dataclass
@@ -95,7 +95,7 @@ class Index:
         self.lexical = lexical
         self.encoder = encoder
         self.sentence_vectors = sentence_vectors  # passage id -> (sentences, dim) float16, unit rows
-        self._sentence_tokens: dict[int, list[frozenset[str]]] = {}  # passage id -> its sentences' word sets, as asked for
+        self._sentence_words: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}  # see _words_of_sentences
         self._answers = AnswerFinder(self)
 
     def use_scorer(self, path: str | Path) -> None:
@@ -308,7 +308,7 @@ class Index:
         for pid in stale:
             del self.passages[pid]
             self.sentence_vectors.pop(pid, None)
-        self._sentence_tokens.clear()  # ids may come back with other text, and every idf changes
+        self._sentence_words.clear()  # ids may come back with other text
         if vectors is not None:
             self.dense.add([p.id for p in new_passages], vectors)
         self.lexical.add([p.id for p in new_passages], list(texts))
@@ -424,18 +424,45 @@ class Index:
         """Per passage, the largest IDF-weighted share of the question's words that one of its sentences holds."""
         weights = {t: max(self.lexical.idf(t), 0.1) for t in set(matching_tokens(question))}
         total = sum(weights.values())
-        if not total:
+        if not total or not ids:
             return {}
-        if len(self._sentence_tokens) > SENTENCE_TOKEN_CACHE:
-            self._sentence_tokens.clear()
-        shares = {}
-        for pid in ids:
-            sets = self._sentence_tokens.get(pid)
-            if sets is None:
-                p = self.passages[pid]
-                sets = self._sentence_tokens[pid] = [frozenset(tokenize(p.text[s - p.start : e - p.start])) for s, e in p.sentences]
-            shares[pid] = max((sum(w for t, w in weights.items() if t in words) for words in sets), default=0.0) / total
-        return shares
+        order = sorted(ids)
+        parts = [self._words_of_sentences(pid) for pid in order]
+        counts = np.array([n for _, _, n in parts], dtype=np.int64)
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        words = np.concatenate([w for w, _, _ in parts])
+        sentence = np.concatenate([s + f for (_, s, _), f in zip(parts, first.tolist())])
+        values = np.zeros(len(words))
+        for token, weight in weights.items():
+            values[words == hash(token)] = weight
+        best = np.zeros(len(order))
+        if counts.sum():
+            per_sentence = np.bincount(sentence, weights=values, minlength=int(counts.sum()))
+            has = counts > 0
+            best[has] = np.maximum.reduceat(per_sentence, first[has])
+        return dict(zip(order, (best / total).tolist()))
+
+    def _words_of_sentences(self, pid: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """A passage's sentences' distinct words (hashed), the sentence of each, and how many sentences.
+
+        Tokenized the first time a question reaches the passage, then kept (a
+        few hundred bytes; at most ``SENTENCE_WORD_CACHE`` passages). The hashes
+        are Python's own, so they only ever meet hashes of the same process.
+        """
+        cached = self._sentence_words.get(pid)
+        if cached is None:
+            if len(self._sentence_words) >= SENTENCE_WORD_CACHE:
+                self._sentence_words.clear()
+            p = self.passages[pid]
+            words: list[int] = []
+            owner: list[int] = []
+            for j, (start, end) in enumerate(p.sentences):
+                distinct = {hash(t) for t in tokenize(p.text[start - p.start : end - p.start])}
+                words.extend(distinct)
+                owner.extend([j] * len(distinct))
+            cached = (np.array(words, dtype=np.int64), np.array(owner, dtype=np.int32), len(p.sentences))
+            self._sentence_words[pid] = cached
+        return cached
 
     def ask(self, question: str, k: int = 5, mode: str | Mode = "hybrid", *, fusion: str = DEFAULT_FUSION) -> Answer:
         """The sentence that best answers ``question``, with citations, or a no-answer.

@@ -35,11 +35,16 @@ def _stemmer():  # type: ignore[no-untyped-def]
     return Stemmer.Stemmer("english")
 
 
+@lru_cache(maxsize=1 << 17)
+def _stem(word: str) -> str:
+    """Snowball's stem of one word, remembered: stemming was two thirds of tokenizing a passage (0.7 µs a word)."""
+    stemmer = _stemmer()
+    return stemmer.stemWord(word) if stemmer is not None else word
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stop-word-free, stemmed word tokens for lexical matching."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
-    stemmer = _stemmer()
-    return stemmer.stemWords(words) if stemmer is not None else words
+    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
 
 
 def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
