@@ -37,6 +37,8 @@ Steps (each adds one idea to the one before):
  21. +sentence words  sentence fusion plus the share of the question's words (IDF-weighted) in each
                 passage's best sentence for them (``qa.fusion.sentence_words``), step 19's scorer
  22. +retrained  the answer scorer retrained on those candidates (= qa/answer_scorer.json, shipped)
+ 23. 5 reads  measured, not shipped: the same retraining limited to 5 reads (--reader-tops 3,5), for the
+                `ask` budget (bench/sentence_words_top5_scorer.json)
 Then two no-answer sets, for the shipped scorer, the MLP without reader and the logistic scorer:
   other articles: the 13 articles are split in two halves (alternating by file
     name); each half is indexed alone and asked its own questions (answerable)
@@ -80,6 +82,7 @@ THIRD_STAGE = "87637e7"  # ... of three
 CROSS_FIT_THIRD = ROOT / "bench" / "crossfit_stage3_scorer.json"  # the third-stage reader's scorer, cross-fitted
 PASSAGE_READS = ROOT / "bench" / "passage_reads_scorer.json"  # the fourth-stage reader's, also reading 8 passages' best
 SENTENCE_TOP5 = ROOT / "bench" / "sentence_top5_scorer.json"  # retrained on sentence fusion, the reader reading 5
+SENTENCE_WORDS_TOP5 = ROOT / "bench" / "sentence_words_top5_scorer.json"  # retrained on sentence-words fusion, reading 5
 FOURTH_STAGE = "277315b"  # the last commit that shipped the fourth-stage scorer fit on convex fusion
 EIGHT_READS = "6048b5e"  # the last commit that shipped the scorer fit on sentence fusion, reading 8
 KEYS = ("hit@1", "hit@5", "mrr", "answer_accuracy", "answer_f1", "mean_answer_words", "false_no_answer_rate", "query_ms_p50")
@@ -247,7 +250,8 @@ def main() -> int:
               PASSAGE_READS),
              ("+sentence-words fusion: the share of the question's words in the best sentence for them (same scorer)",
               "sentence-words", (EIGHT_READS, True)),
-             ("+the scorer retrained on sentence-words fusion (shipped)", "sentence-words", LEARNED)]
+             ("+the scorer retrained on sentence-words fusion (shipped)", "sentence-words", LEARNED),
+             ("the same retraining with the reader reading 5 (--reader-tops 3,5)", "sentence-words", SENTENCE_WORDS_TOP5)]
     if args.steps is not None:  # `--steps` alone: none, only the no-answer sets
         steps = [steps[i - 1] for i in args.steps]
     steps = [(name, fusion, from_git(scorer, work) if isinstance(scorer, tuple) else scorer) for name, fusion, scorer in steps]
