@@ -23,7 +23,7 @@ import numpy as np
 
 from .reader import Reader, Reading, load_reader, with_context
 from .span import SpanModel, find_span
-from .textutil import matching_tokens, tokenize
+from .textutil import idf_weights, matching_tokens, tokenize
 from .types import Answer, Citation, Hit, Passage
 
 if TYPE_CHECKING:
@@ -249,7 +249,7 @@ class AnswerFinder:
         q_list = matching_tokens(question)
         q_tokens = set(q_list)
         q_bigrams = set(zip(q_list, q_list[1:]))
-        q_weights = {t: max(self.index.lexical.idf(t), 0.1) for t in q_tokens}
+        q_weights = idf_weights(q_tokens, self.index.lexical.idf)
         q_total = sum(q_weights.values()) or 1.0
         qtype = question_type(question)
         q_lower = question.lower()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Callable, Iterable
 
 _WORD = re.compile(r"\w\w+|\d")
 # A compact English stop-word list: question words are stop words for matching
@@ -45,6 +46,14 @@ def _stem(word: str) -> str:
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stop-word-free, stemmed word tokens for lexical matching."""
     return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+
+
+def idf_weights(tokens: Iterable[str], idf: Callable[[str], float]) -> dict[str, float]:
+    """Each distinct token's IDF, at least 0.1: how much a sentence holding it says it matches the question.
+
+    The answer ranker's word-overlap features and the ``sentence-words`` fusion share it.
+    """
+    return {t: max(idf(t), 0.1) for t in set(tokens)}
 
 
 def normalize_with_offsets(text: str) -> tuple[str, list[int]]:

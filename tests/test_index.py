@@ -178,7 +178,7 @@ def test_word_share_is_the_best_sentence_share_of_the_question_idf(built_index: 
     shares = built_index._best_sentence_word_shares(ids, question)
     assert set(shares) == ids and all(0.0 <= v <= 1.0 for v in shares.values())
     words = set(matching_tokens(question))
-    weights = {t: max(built_index.lexical.idf(t), 0.1) for t in words}
+    weights = {t: max(built_index.lexical.idf(t), 0.1) for t in words}  # written out: the test checks the formula
     for pid in ids:
         p = built_index.passages[pid]
         sentences = [set(tokenize(p.text[s - p.start : e - p.start])) for s, e in p.sentences]
