@@ -45,9 +45,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from qa.evaluate import data_dir  # noqa: E402
+
 from results_file import save_result  # noqa: E402
 
-TRAIN = ROOT.parent / "shared" / "train" / "squad_v1.1_train.json.gz"
+TRAIN = data_dir() / "train" / "squad_v1.1_train.json.gz"
 NOISE_COSINE = 0.8  # cosine between a real-ish vector and the real vector it was made from (calibrated, see above)
 
 
@@ -57,9 +59,9 @@ def real_vectors(cache: Path, queries: int) -> tuple[np.ndarray, np.ndarray]:
     if path.exists():
         data = np.load(path, allow_pickle=False)
         return data["database"], data["queries"]
-    from qa.encoder import SentenceTransformerEncoder
-    from qa.onnx_encoder import export_onnx, load_query_encoder
-    from qa.sentences import split_sentences
+    from qa.retrieval.encoder import SentenceTransformerEncoder
+    from qa.retrieval.onnx_encoder import export_onnx, load_query_encoder
+    from qa.ingest.sentences import split_sentences
 
     squad = json.load(gzip.open(TRAIN))
     paragraphs = [p["context"] for article in squad["data"] for p in article["paragraphs"]]
@@ -113,7 +115,7 @@ def recall(approx: list[list[int]], exact: list[list[int]]) -> float:
 
 
 def measure(database: np.ndarray, queries: np.ndarray, probes: list[int], label: str) -> dict:
-    from qa.dense import EXACT_LIMIT, FaissStore
+    from qa.retrieval.dense import EXACT_LIMIT, FaissStore
 
     ids = np.arange(len(database), dtype=np.int64)
     exact = FaissStore(database.shape[1], exact_limit=len(database) + 1)
@@ -201,7 +203,7 @@ def main() -> int:
         rows.append(measure(np.concatenate([fifth, realish(fifth, len(real) - len(fifth), seed=7)]), queries, args.probes,
                             "check: 1/5 real + real-ish"))
         rows.append(measure(real, queries, args.probes, "real"))
-    from qa.dense import EXACT_LIMIT, NPROBE
+    from qa.retrieval.dense import EXACT_LIMIT, NPROBE
 
     result = {"load": load, "load_after": machine_load(), "exact_limit": EXACT_LIMIT, "nprobe": NPROBE, "queries": len(queries), "noise_cosine": NOISE_COSINE, "rows": rows}
     save_result("ann", result, echo=False)

@@ -46,7 +46,7 @@ def rss_mb() -> float:
 def measure(n: int, with_bm25s: bool) -> dict:
     from query import base_passages
 
-    from qa.lexical import BM25Store, build_matrix
+    from qa.retrieval.lexical import BM25Store, build_matrix
     from qa.textutil import tokenize
 
     texts = [text for _, _, _, text in base_passages()]
@@ -61,7 +61,7 @@ def measure(n: int, with_bm25s: bool) -> dict:
         store._added[pid] = base_tokens[pid % len(texts)]
     for pid in range(n, len(texts)):
         store._added.pop(pid, None)
-    store._refresh()
+    store.refresh()
     before = rss_mb()
     started = time.perf_counter()
     build_matrix(store._offsets, store._tokens, len(store._vocab))

@@ -25,8 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from qa.evaluate import data_dir  # noqa: E402
+
 from results_file import machine_load, save_plot, save_result  # noqa: E402
-SQUAD = ROOT.parent / "shared" / "eval" / "squad_dev" / "docs"
+SQUAD = data_dir() / "eval" / "squad_dev" / "docs"
 
 
 def main() -> int:
@@ -34,10 +36,11 @@ def main() -> int:
     parser.add_argument("--articles", type=int, default=13)
     parser.add_argument("--batch-sizes", default="8,32,64", help="also time the floor at these batch sizes ('' for none)")
     args = parser.parse_args()
-    from qa.encoder import DOCUMENT_BATCH_SIZE, SentenceTransformerEncoder
-    from qa.index import Index, document_title, embedding_input
-    from qa.chunking import chunk_document
-    from qa.ingest import read_folder
+    from qa.retrieval.encoder import DOCUMENT_BATCH_SIZE, SentenceTransformerEncoder
+    from qa.index import Index
+    from qa.ingest.titles import document_title, embedding_input
+    from qa.ingest.chunking import chunk_document
+    from qa.ingest.folder import read_folder
     from qa.types import Passage
 
     def _passages(doc):  # type: ignore[no-untyped-def]  # the passages the index will make, in its order

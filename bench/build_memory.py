@@ -28,8 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from qa.evaluate import data_dir  # noqa: E402
+
 from results_file import machine_load, save_result  # noqa: E402
-SQUAD = ROOT.parent / "shared" / "eval" / "squad_dev" / "docs"
+SQUAD = data_dir() / "eval" / "squad_dev" / "docs"
 PASSAGES_PER_COPY = 1191  # the 13 articles' passages at the default settings
 
 
@@ -55,19 +57,19 @@ class RandomEncoder:
 
 
 def child(docs: str, index: str, commit_chars: int | None) -> None:
-    import qa.index
+    import qa.store.update as update
     from qa.index import Index
 
     if commit_chars is not None:
-        qa.index.COMMIT_CHARS = qa.index.MAX_COMMIT_CHARS = commit_chars
+        update.COMMIT_CHARS = update.MAX_COMMIT_CHARS = commit_chars
     commits = []
-    real_commit = Index._commit
+    real_commit = update.commit
 
-    def counting(self, *args):  # type: ignore[no-untyped-def]
-        commits.append(len(self.manifest["documents"]))
-        real_commit(self, *args)
+    def counting(data, *args):  # type: ignore[no-untyped-def]
+        commits.append(len(data.manifest["documents"]))
+        real_commit(data, *args)
 
-    Index._commit = counting  # type: ignore[method-assign]
+    update.commit = counting  # type: ignore[assignment]
     started = time.perf_counter()
     built = Index.build(docs, index, encoder=RandomEncoder())
     print(json.dumps({"build_s": round(time.perf_counter() - started, 1), "passages": len(built.passages),

@@ -29,7 +29,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_QUESTIONS = REPO.parent / "shared" / "eval" / "seed_dev.jsonl"
+sys.path.insert(0, str(REPO))
+
+from qa.evaluate import data_dir  # noqa: E402
+
+DEFAULT_QUESTIONS = data_dir() / "eval" / "seed_dev.jsonl"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -129,8 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=10, help="questions per user (default 10)")
     parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS, help="JSONL with question/answers rows")
     args = parser.parse_args(argv)
-    if not args.questions.exists():
-        args.questions = Path("/work/shared/eval/seed_dev.jsonl")
     proc = root = None
     url = args.url
     if args.start:

@@ -4,7 +4,7 @@
 
 The documents are made from the real squad_dev articles: a PDF written with
 fpdf2 (about 3,000 characters per page), the same text as HTML, Markdown and
-Word files. Time is the product's own extraction (``qa.formats.extract``),
+Word files. Time is the product's own extraction (``qa.ingest.formats.extract``),
 file bytes already in memory. Writes bench/results/extract.json.
 """
 
@@ -19,7 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-SQUAD = ROOT.parent / "shared" / "eval" / "squad_dev" / "docs"
+
+from qa.evaluate import data_dir  # noqa: E402
+SQUAD = data_dir() / "eval" / "squad_dev" / "docs"
 
 
 def paragraphs(limit_chars: int) -> list[str]:
@@ -65,7 +67,7 @@ def make_docx(paras: list[str]) -> bytes:
 
 
 def timed(name: str, data: bytes, runs: int) -> tuple[float, object]:
-    from qa.formats import extract
+    from qa.ingest.formats import extract
 
     seconds = []
     for _ in range(runs):

@@ -23,8 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from qa.evaluate import data_dir  # noqa: E402
+
 from results_file import machine_load, save_plot, save_result  # noqa: E402
-SQUAD = ROOT.parent / "shared" / "eval" / "squad_dev" / "docs"
+SQUAD = data_dir() / "eval" / "squad_dev" / "docs"
 
 
 def main() -> int:
@@ -33,7 +35,7 @@ def main() -> int:
     parser.add_argument("--work", default=None, help="reuse this folder (the first build is slow)")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    from qa.encoder import SentenceTransformerEncoder
+    from qa.retrieval.encoder import SentenceTransformerEncoder
     from qa.index import Index
 
     work = Path(args.work or tempfile.mkdtemp(prefix="qa-incremental-"))

@@ -4,7 +4,7 @@
     .venv/bin/python bench/query.py --sizes 1000 10000       # some sizes
 
 Each size gets a real index folder, written by the index's own code
-(`Index._commit`: passage file and table, memory-mapped sentence vectors,
+(`qa.store.update.commit`: passage file and table, memory-mapped sentence vectors,
 FAISS store, BM25 matrix, manifest) and opened with `Index.open` in a fresh
 process, which then answers the questions; so latency and peak RSS are a
 user's (`qa ask` on that index, the chat server before any upload).
@@ -59,7 +59,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-SQUAD = ROOT.parent / "shared" / "eval" / "squad_dev"
+
+from qa.evaluate import data_dir  # noqa: E402
+SQUAD = data_dir() / "eval" / "squad_dev"
 DIM = 384
 MODEL = "all-MiniLM-L6-v2"
 WARM_UP = 100  # questions asked before timing: the memory-mapped files' pages they touch are then in memory
@@ -78,8 +80,8 @@ def rss_mb() -> float:
 
 
 def query_encoder():  # type: ignore[no-untyped-def]
-    from qa.encoder import make_encoder
-    from qa.onnx_encoder import export_onnx, load_query_encoder
+    from qa.retrieval.encoder import make_encoder
+    from qa.retrieval.onnx_encoder import export_onnx, load_query_encoder
 
     onnx_dir = ROOT / "bench" / "results" / "onnx-cache"
     encoder = load_query_encoder(onnx_dir, MODEL)
@@ -91,7 +93,7 @@ def query_encoder():  # type: ignore[no-untyped-def]
 
 def base_passages() -> list[tuple[str, int, Any, str]]:
     """(article file name, passage number, span, text) of every squad_dev passage."""
-    from qa.chunking import chunk_text
+    from qa.ingest.chunking import chunk_text
 
     out = []
     for path in sorted((SQUAD / "docs").glob("*.txt")):
@@ -146,39 +148,38 @@ def build(n: int, folder: Path) -> dict:
     from results_file import machine_load
 
     from qa.config import Settings
-    from qa.dense import FaissStore
-    from qa.index import Index, embedding_input
+    from qa.ingest.titles import embedding_input
+    from qa.retrieval.dense import FaissStore
+    from qa.store.data import IndexData
+    from qa.store.update import commit
 
     started = time.perf_counter()
     base = base_passages()
     passages = SyntheticPassages(n, base)
     if folder.exists():
         shutil.rmtree(folder)
-    index = Index._empty(folder, Settings(), query_encoder())
-    index.passages = passages  # type: ignore[assignment]
-    index.sentence_vectors = SyntheticSentenceVectors(passages)  # type: ignore[assignment]
+    data = IndexData.empty(folder, Settings())
+    data.passages = passages  # type: ignore[assignment]
+    data.sentence_vectors = SyntheticSentenceVectors(passages)  # type: ignore[assignment]
     # BM25: tokenise each distinct text once, then every copy shares its token array (the same
     # ids tokenising it again would give). Its matrix is built before the vectors fill memory.
-    lexical = index.lexical
     first = min(n, len(base))
-    lexical.add(list(range(first)), [embedding_input(passages[pid])[0] for pid in range(first)])
-    tokens = [lexical._added[pid] for pid in range(first)]
-    for pid in range(first, n):
-        lexical._added[pid] = tokens[pid % len(base)]
-    lexical._refresh()
+    data.lexical.add(list(range(first)), [embedding_input(passages[pid])[0] for pid in range(first)])
+    data.lexical.add_copies(list(range(first, n)), [pid % len(base) for pid in range(first, n)])
+    data.lexical.refresh()
     rng = np.random.default_rng(0)
-    index.dense = FaissStore(DIM)
+    data.dense = FaissStore(DIM)
     for start in range(0, n, 50_000):  # grows as an index does: switches to IVF past its limit
         block = rng.standard_normal((min(n, start + 50_000) - start, DIM), dtype=np.float32)
-        index.dense.add(np.arange(start, start + len(block)), block / np.linalg.norm(block, axis=1, keepdims=True))
+        data.dense.add(np.arange(start, start + len(block)), block / np.linalg.norm(block, axis=1, keepdims=True))
     vectors_s = time.perf_counter() - started
     documents: dict[str, dict] = {}
     for pid in range(n):
         doc = f"copy{pid // len(base)}/{base[pid % len(base)][0]}"
         documents.setdefault(doc, {"sha256": "synthetic", "chars": 0, "passages": []})["passages"].append(pid)
-    index.manifest.update(documents=documents, next_id=n)
-    index.manifest["settings"]["dim"] = DIM
-    index._commit(folder / "docs", None)
+    data.manifest.update(documents=documents, next_id=n)
+    data.manifest["settings"]["dim"] = DIM
+    commit(data, folder / "docs", None)
     stats = {"build_s": round(time.perf_counter() - started, 1), "build_stores_s": round(vectors_s, 1),
              "build_peak_rss_mb": peak_rss_mb(), "index_mb": round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20, 1),
              "build_load": machine_load()}
@@ -188,7 +189,8 @@ def build(n: int, folder: Path) -> dict:
 
 def measure(n: int, folder: Path, queries: int) -> dict:
     from qa.index import Index
-    from qa.textutil import matching_tokens
+    from qa.query import Query
+    from qa.retrieval.hybrid import HybridRetriever
 
     questions = [json.loads(line)["question"] for line in (SQUAD / "qa.jsonl").open()][: queries + WARM_UP]
     encoder = query_encoder()
@@ -223,20 +225,20 @@ def measure(n: int, folder: Path, queries: int) -> dict:
         found = index.dense.search(vector, 50)[0]
         dense.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        found += index.lexical.search(matching_tokens(q), 50)
+        query = Query.parse(q)
+        found += index.lexical.search(list(query.tokens), 50)
         lexical.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        index._best_sentence_cosines({pid for pid, _ in found}, vector)
+        index.retriever.best_sentence_cosines({pid for pid, _ in found}, vector)
         sentences.append((time.perf_counter() - t) * 1000)
         ids = {pid for pid, _ in found}
         t = time.perf_counter()
-        index._best_sentence_word_shares(ids, q)
+        index.retriever.best_sentence_word_shares(ids, query)
         words.append((time.perf_counter() - t) * 1000)
-        kept, index._sentence_words = index._sentence_words, {}  # time it uncached, then give the words back,
-        t = time.perf_counter()                                   # so the next question meets the cache as it was
-        index._best_sentence_word_shares(ids, q)
+        uncached = HybridRetriever(index.data)  # nothing kept yet; the index's own retriever keeps its words
+        t = time.perf_counter()
+        uncached.best_sentence_word_shares(ids, query)
         words_cold.append((time.perf_counter() - t) * 1000)
-        index._sentence_words = kept
     return {
         "passages": n,
         "vector_store": index.dense.kind,
@@ -261,33 +263,35 @@ def measure(n: int, folder: Path, queries: int) -> dict:
 
 def update(n: int, folder: Path) -> dict:
     """Replace one document's passages the way ``Index.update`` does (minus embedding: random vectors)."""
-    from qa.index import Index, embedding_input
+    from qa.store.data import IndexData
+    from qa.store.update import commit
+    from qa.ingest.titles import embedding_input
     from qa.types import Passage
 
     started = time.perf_counter()
-    index = Index.open(folder, encoder=query_encoder())
-    doc = next(iter(index.manifest["documents"]))
-    stale = list(index.manifest["documents"][doc]["passages"])
-    first = int(index.manifest["next_id"])
-    old = [index.passages[pid] for pid in stale]
+    data = IndexData.load(folder)
+    doc = next(iter(data.manifest["documents"]))
+    stale = list(data.manifest["documents"][doc]["passages"])
+    first = int(data.manifest["next_id"])
+    old = [data.passages[pid] for pid in stale]
     new = [Passage(first + i, p.doc, p.number, p.start, p.end, p.text, p.sentences) for i, p in enumerate(old)]
     rng = np.random.default_rng(first)
     vectors = rng.standard_normal((len(new), DIM), dtype=np.float32)
     opened = time.perf_counter()
-    index.dense.remove(stale)
-    index.lexical.remove(stale)
+    data.dense.remove(stale)
+    data.lexical.remove(stale)
     for pid in stale:
-        del index.passages[pid]
-        index.sentence_vectors.pop(pid, None)
-    index.dense.add([p.id for p in new], vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
-    index.lexical.add([p.id for p in new], [embedding_input(p)[0] for p in new])
-    index.passages.update({p.id: p for p in new})
-    index.sentence_vectors.update({p.id: np.ones((len(p.sentences), DIM), np.float16) / np.sqrt(DIM) for p in new})
-    previous = json.loads(json.dumps(index.manifest))
-    index.manifest["documents"][doc]["passages"] = [p.id for p in new]
-    index.manifest["next_id"] = first + len(new)
+        del data.passages[pid]
+        data.sentence_vectors.pop(pid, None)
+    data.dense.add([p.id for p in new], vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+    data.lexical.add([p.id for p in new], [embedding_input(p)[0] for p in new])
+    data.passages.update({p.id: p for p in new})
+    data.sentence_vectors.update({p.id: np.ones((len(p.sentences), DIM), np.float16) / np.sqrt(DIM) for p in new})
+    previous = json.loads(json.dumps(data.manifest))
+    data.manifest["documents"][doc]["passages"] = [p.id for p in new]
+    data.manifest["next_id"] = first + len(new)
     changed = time.perf_counter()
-    index._commit(folder / "docs", previous)
+    commit(data, folder / "docs", previous)
     done = time.perf_counter()
     return {"update_passages_replaced": len(new), "update_s": round(done - started, 2), "update_open_s": round(opened - started, 2),
             "update_stores_s": round(changed - opened, 2), "update_commit_s": round(done - changed, 2),
@@ -346,7 +350,7 @@ def main() -> int:
     if args.update:
         print(json.dumps(update(args.update, args.work / f"query-{args.update}")))
         return 0
-    from qa.manifest import FORMAT_VERSION, MANIFEST
+    from qa.store.manifest import FORMAT_VERSION, MANIFEST
     from results_file import machine_load, save_result
 
     load = machine_load()

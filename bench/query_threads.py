@@ -26,8 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from qa.evaluate import data_dir  # noqa: E402
+
 from results_file import machine_load, save_result  # noqa: E402
-SQUAD = ROOT.parent / "shared" / "eval" / "squad_dev"
+SQUAD = data_dir() / "eval" / "squad_dev"
 
 
 def main() -> int:

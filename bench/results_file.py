@@ -16,10 +16,10 @@ def machine_load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def save_result(name: str, result: Any, *, echo: bool = True) -> Path:
-    """Write ``result`` as ``bench/results/<name>.json``; print it as one JSON line if ``echo``."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def save_result(name: str, result: Any, *, echo: bool = True, folder: Path = RESULTS) -> Path:
+    """Write ``result`` as ``<folder>/<name>.json`` (default ``bench/results``); print it as one JSON line if ``echo``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
     path.write_text(json.dumps(result, indent=1))
     if echo:
         print(json.dumps(result))

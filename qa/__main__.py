@@ -1,5 +1,5 @@
 """python -m qa"""
 
-from .cli import main_entry
+from qa.cli import main_entry
 
 main_entry()

@@ -19,7 +19,7 @@ DEFAULT_INDEX = "index"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Ask questions about your own documents; answers are quoted from them, with citations.")
-    from . import __version__
+    from qa import __version__
 
     parser.add_argument("--version", action="version", version=f"docqa {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -88,7 +88,7 @@ def _non_negative_int(value: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status instead of raising."""
-    from .errors import QAError
+    from qa.errors import QAError
 
     args = build_parser().parse_args(argv)
     try:
@@ -108,9 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from .config import Settings
-    from .index import Index
-    from .manifest import read_manifest
+    from qa.config import Settings
+    from qa.index import Index
+    from qa.store.manifest import read_manifest
 
     docs = args.docs
     if docs is None:
@@ -127,8 +127,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         settings = base.with_overrides(model=args.model, passage_chars=args.passage_chars, overlap_chars=args.overlap_chars)
     index = Index.build(docs, args.index, settings, rebuild=args.rebuild, progress=not args.quiet, on_report=_print_report)
     if not args.no_onnx:
-        from .encoder import SentenceTransformerEncoder
-        from .onnx_encoder import export_onnx
+        from qa.retrieval.encoder import SentenceTransformerEncoder
+        from qa.retrieval.onnx_encoder import export_onnx
 
         if isinstance(index.encoder, SentenceTransformerEncoder):
             print(export_onnx(index.encoder, args.index))
@@ -148,14 +148,14 @@ def _print_report(report: Any) -> None:
 
 
 def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from .encoder import make_encoder
-    from .index import Index
+    from qa.retrieval.encoder import make_encoder
+    from qa.index import Index
 
     return Index.open(args.index, encoder=make_encoder(args.model) if args.model else None)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .index import clean_question
+    from qa.query import clean_question
 
     clean_question(args.question)  # reject an empty question before loading anything
     answer = _open(args).ask(args.question, k=args.k, mode=args.mode)
@@ -180,7 +180,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .index import clean_question
+    from qa.query import clean_question
 
     clean_question(args.question)
     hits = _open(args).search(args.question, k=args.k, mode=args.mode)
@@ -194,9 +194,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .config import Settings
-    from .evaluate import evaluate, load_rows
-    from .index import Index
+    from qa.config import Settings
+    from qa.evaluate import evaluate, load_rows
+    from qa.index import Index
 
     rows = load_rows(args.qa)[: args.limit]
     index_dir = args.index or _eval_index_dir(args.docs)
@@ -224,7 +224,7 @@ def _eval_index_dir(docs: str) -> Path:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .manifest import read_manifest
+    from qa.store.manifest import read_manifest
 
     manifest = read_manifest(args.index)
     s = manifest["settings"]
@@ -237,9 +237,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from .errors import DocumentsError
-    from .formats import ExtractError, extract, kind_of
-    from .types import format_location
+    from qa.errors import DocumentsError
+    from qa.ingest.formats import ExtractError, extract, kind_of
+    from qa.types import format_location
 
     path = Path(args.file)
     if not path.is_file():
@@ -263,17 +263,9 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import importlib.util
+    from qa.app.web import main as serve
 
-    app_path = Path(__file__).resolve().parent.parent / "app.py"
-    spec = importlib.util.spec_from_file_location("docqa_app", app_path)
-    if spec is None or spec.loader is None or not app_path.exists():
-        from .errors import QAError
-
-        raise QAError(f"the chat app is not installed next to the package ({app_path})")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return int(module.main(["--docs", args.docs, "--index", args.index, "--host", args.host, "--port", str(args.port)]) or 0)
+    return int(serve(["--docs", args.docs, "--index", args.index, "--host", args.host, "--port", str(args.port)]) or 0)
 
 
 def _shorten(text: str, width: int = 160) -> str:

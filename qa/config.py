@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from .encoder import DEFAULT_MODEL
+from qa.retrieval.encoder import DEFAULT_MODEL
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import os
+
 import numpy as np
 
-from .errors import QAError
-from .fusion import DEFAULT_FUSION
-from .index import Index
+from qa.errors import QAError
+from qa.retrieval.fusion import DEFAULT_FUSION
+from qa.index import Index
+
+
+DATA_ENV = "DOCQA_DATA"  # the evaluation and training data folder (eval/, train/, corpus/), for tests, bench and training
+
+
+def data_dir() -> Path:
+    """Where the evaluation and training data live: ``$DOCQA_DATA``, else ``../shared`` next to this checkout."""
+    return Path(os.environ.get(DATA_ENV) or Path(__file__).resolve().parents[2] / "shared")
 
 
 @dataclass(frozen=True)

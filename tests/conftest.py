@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.encoder import HashEncoder, SentenceTransformerEncoder
+from qa.retrieval.encoder import HashEncoder, SentenceTransformerEncoder
 from qa.index import Index
 
 # Offsets are checked against the files as the index reads them: UTF-8, a
@@ -56,7 +56,7 @@ def read_original(folder: Path, doc_id: str) -> str:
     """A document's text exactly as offsets refer to it: the file itself for
     .txt, the extracted text (what `qa extract` prints) for other formats."""
     if not doc_id.lower().endswith(".txt"):
-        from qa.formats import extract
+        from qa.ingest.formats import extract
 
         return extract(folder / doc_id).text
     with open(folder / doc_id, encoding="utf-8-sig", newline="") as fh:

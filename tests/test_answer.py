@@ -11,11 +11,19 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import (ALL_FEATURES, ANSWER_FEATURES, READER_ANSWER_FEATURES, READER_SPAN_FEATURES, SCORER_FILE,
-                       SENTENCE_FEATURES, Candidate, Scorer, question_type, rerank_hits, trim_sentence, type_match)
-from qa.fusion import DEFAULT_FUSION
+from qa.answer.scorer import (
+    ALL_FEATURES,
+    ANSWER_FEATURES,
+    READER_ANSWER_FEATURES,
+    READER_SPAN_FEATURES,
+    SCORER_FILE,
+    Scorer,
+)
+from qa.answer.features import Candidate, question_type, type_match
+from qa.answer.finder import rerank_hits, trim_sentence
+from qa.retrieval.fusion import DEFAULT_FUSION
 from qa.index import Index
-from qa.span import SPAN_FEATURES, find_span, span_candidates
+from qa.answer.span import SPAN_FEATURES, find_span, span_candidates
 from qa.types import Hit, Passage
 from conftest import read_original
 
@@ -132,7 +140,7 @@ def test_shipped_answerability_model_is_calibrated_in_the_right_direction() -> N
     assert scorer.answer_probability(confident) > scorer.threshold > scorer.answer_probability(unrelated)
 
 
-LOGISTIC_SCORER = Path(__file__).resolve().parent.parent / "bench" / "logistic_scorer.json"
+LOGISTIC_SCORER = Path(__file__).resolve().parent.parent / "training" / "scorers" / "logistic_scorer.json"
 
 
 @pytest.mark.parametrize("path", [SCORER_FILE, LOGISTIC_SCORER])
@@ -210,10 +218,10 @@ def test_a_feature_that_never_varied_in_training_has_no_effect(path: Path) -> No
     assert scorer.sentence_logit(as_heading) == pytest.approx(scorer.sentence_logit(sentence))
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parent.parent / "bench").glob("*_scorer.json")),
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parent.parent / "training" / "scorers").glob("*_scorer.json")),
                          ids=lambda p: p.name)
 def test_every_bench_scorer_loads_and_finds_its_reader(path: Path) -> None:
-    """bench/quality.py's table rows read these files; a reader folder they name must resolve (to qa/'s)."""
+    """training/ablation.py's table rows read these files; a reader folder they name must resolve (to qa/'s)."""
     scorer = Scorer.load(path)
     assert scorer.sentence_features and scorer.answer_features
     if scorer.reader_top:

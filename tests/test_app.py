@@ -22,29 +22,20 @@ from pathlib import Path
 import pytest
 
 from qa import Answer, Citation, Hit, Index, Passage, QuestionError
-from qa.chat import (
-    MAX_QUESTION_CHARS,
+from qa.app.service import MAX_QUESTION_CHARS, BusyError, ChatService, check_question
+from qa.app.uploads import (
     MAX_UPLOAD_BYTES,
-    NO_ANSWER,
-    BusyError,
-    ChatService,
     NewDocument,
     UploadError,
-    check_question,
     decode_text,
-    escape,
-    example_questions,
-    highlight,
     prepare_paste,
     prepare_upload,
-    reply_html,
-    reply_text,
     safe_filename,
     save_document,
-    status_markdown,
     title_filename,
 )
-from qa.encoder import HashEncoder
+from qa.app.render import NO_ANSWER, escape, example_questions, highlight, reply_html, reply_text, status_markdown
+from qa.retrieval.encoder import HashEncoder
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_DEV = REPO.parent / "shared" / "eval" / "seed_dev.jsonl"
@@ -380,21 +371,21 @@ class TestChatService:
 
 # ---------------------------------------------------------------------- app.py without a server
 def test_parser_defaults_are_local_and_private() -> None:
-    import app
+    from qa.app import web as app
 
     args = app.build_parser().parse_args([])
     assert (args.host, args.port, args.share, args.docs, args.index) == ("127.0.0.1", 7860, False, "docs_src", "index")
 
 
 def test_main_reports_a_missing_docs_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import app
+    from qa.app import web as app
 
     assert app.main(["--docs", str(tmp_path / "nope"), "--index", str(tmp_path / "index")]) == 2
     assert "documents folder not found" in capsys.readouterr().err
 
 
 def test_main_refuses_an_index_of_another_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import app
+    from qa.app import web as app
 
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
@@ -406,7 +397,7 @@ def test_main_refuses_an_index_of_another_folder(tmp_path: Path, capsys: pytest.
 
 
 def test_a_busy_port_is_reported_before_loading_anything(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import app
+    from qa.app import web as app
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.chunking import PassageSpan, chunk_text
+from qa.ingest.chunking import PassageSpan, chunk_text
 
 LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 MARKER_CHARS = set("-*\u2022+#0123456789.)")

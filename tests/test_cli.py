@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DOCS, read_original, write_docs
+from conftest import read_original, write_docs
 from qa.cli import main
-from qa.manifest import MANIFEST
+from qa.store.manifest import MANIFEST
 
 EVAL_KEYS = {
     "questions", "answerable", "hit@1", "hit@5", "mrr", "answer_accuracy", "answer_f1", "mean_answer_words",
@@ -122,7 +122,7 @@ def test_missing_model_package_is_a_one_line_error(
 def test_an_unloadable_answer_reader_is_a_one_line_error(
     cli_index: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from qa.reader import Reader
+    from qa.answer.reader import Reader
 
     def broken(*_args, **_kwargs):  # type: ignore[no-untyped-def]
         raise OSError("model.onnx: truncated file")  # as onnxruntime would for a damaged download

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.encoder import DEFAULT_MODEL, HashEncoder, SentenceTransformerEncoder, make_encoder, resolve_model
+from qa.retrieval.encoder import DEFAULT_MODEL, HashEncoder, SentenceTransformerEncoder, make_encoder, resolve_model
 from qa.errors import ModelNotFoundError
 from qa.index import Index
 

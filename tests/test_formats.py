@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from doc_fixtures import HTML, MARKDOWN, docx_bytes, encrypted_pdf_bytes, pdf_bytes, write_all_formats
-from qa import formats
+from qa.ingest import formats
 from qa.cli import main
-from qa.formats import ExtractError, extract
-from qa.formats.pdf import page_paragraphs
+from qa.ingest.formats import ExtractError, extract
+from qa.ingest.formats.pdf import page_paragraphs
 from qa.index import Index
-from qa.ingest import read_folder
+from qa.ingest.folder import read_folder
 
 
 # ---------------------------------------------------------------------- extractors
@@ -153,7 +153,7 @@ def test_unchanged_files_are_not_extracted_again(tmp_path: Path, monkeypatch: py
         calls.append(Path(path).name)
         return real(path, data)
 
-    monkeypatch.setattr("qa.ingest.extract", counting)
+    monkeypatch.setattr("qa.ingest.folder.extract", counting)
     (docs / "guide.md").write_text(MARKDOWN + "\nOne more line about updates.\n", encoding="utf-8")
     report = index.update(docs)
     assert report.changed == ["guide.md"]
@@ -226,7 +226,7 @@ def _write(path: Path, data: str | bytes) -> Path:
 
 # ---------------------------------------------------------------------- the chat's uploads
 def test_chat_accepts_a_pdf_upload_and_stores_its_bytes(tmp_path: Path) -> None:
-    from qa.chat import prepare_upload, save_document
+    from qa.app.uploads import prepare_upload, save_document
 
     data = pdf_bytes()
     doc = prepare_upload("Report.PDF", data)
@@ -242,14 +242,14 @@ def test_chat_accepts_a_pdf_upload_and_stores_its_bytes(tmp_path: Path) -> None:
     ("broken.docx", docx_bytes(corrupt=True), "corrupted"),
 ])
 def test_chat_refuses_unreadable_uploads_with_the_reason(name: str, data: bytes, why: str) -> None:
-    from qa.chat import UploadError, prepare_upload
+    from qa.app.uploads import UploadError, prepare_upload
 
     with pytest.raises(UploadError, match=why):
         prepare_upload(name, data)
 
 
 def test_chat_limits_depend_on_the_format() -> None:
-    from qa.chat import MAX_BINARY_UPLOAD_BYTES, MAX_UPLOAD_BYTES, UploadError, prepare_upload, upload_limit
+    from qa.app.uploads import MAX_BINARY_UPLOAD_BYTES, MAX_UPLOAD_BYTES, UploadError, prepare_upload, upload_limit
 
     assert upload_limit("a.pdf") == upload_limit("a.docx") == MAX_BINARY_UPLOAD_BYTES
     assert upload_limit("a.html") == upload_limit("a.txt") == MAX_UPLOAD_BYTES
@@ -258,7 +258,7 @@ def test_chat_limits_depend_on_the_format() -> None:
 
 
 def test_section_path_leads_what_the_models_read(tmp_path: Path, hash_encoder) -> None:  # type: ignore[no-untyped-def]
-    from qa.index import embedding_input
+    from qa.ingest.titles import embedding_input
 
     docs = write_all_formats(tmp_path / "docs")
     index = Index.build(docs, tmp_path / "index", encoder=hash_encoder)

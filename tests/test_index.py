@@ -14,12 +14,16 @@ import numpy as np
 import pytest
 
 import qa.index
+import qa.store.update as update
 from conftest import DOCS, CountingEncoder, read_original, write_docs
 from qa.config import Settings
-from qa.encoder import HashEncoder
+from qa.retrieval.encoder import HashEncoder
 from qa.errors import DocumentsError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QuestionError
-from qa.index import Index, UpdateReport
-from qa.manifest import FORMAT_VERSION, MANIFEST
+from qa.index import Index
+from qa.store.update import UpdateReport
+from qa.store.manifest import FORMAT_VERSION, MANIFEST
+from qa.query import Query
+from qa.store.data import IndexData
 from qa.textutil import matching_tokens, tokenize
 
 QUESTIONS = [
@@ -159,12 +163,12 @@ def test_sentence_fusion_scores_each_passage_by_its_closest_sentence(built_index
     question = "How long is a day on Mars?"
     query = built_index.encode_query(question)
     ids = set(built_index.passages)
-    best = built_index._best_sentence_cosines(ids, query)
+    best = built_index.retriever.best_sentence_cosines(ids, query)
     assert set(best) == ids
     for pid in ids:
         rows = np.asarray(built_index.sentence_vectors[pid], dtype=np.float32)
         assert best[pid] == pytest.approx(float((rows @ query[0]).max()), abs=1e-5)
-    assert built_index._best_sentence_cosines(ids, None) == {}
+    assert built_index.retriever.best_sentence_cosines(ids, None) == {}
     hits = built_index.search(question, k=len(ids))
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     convex = built_index.search(question, k=len(ids), fusion="convex")
@@ -175,7 +179,7 @@ def test_word_share_is_the_best_sentence_share_of_the_question_idf(built_index: 
     """The default fusion's word term: per passage, the IDF-weighted share of the question's words in its best sentence."""
     question = "How long is a day on Mars?"
     ids = set(built_index.passages)
-    shares = built_index._best_sentence_word_shares(ids, question)
+    shares = built_index.retriever.best_sentence_word_shares(ids, Query.parse(question))
     assert set(shares) == ids and all(0.0 <= v <= 1.0 for v in shares.values())
     words = set(matching_tokens(question))
     weights = {t: max(built_index.lexical.idf(t), 0.1) for t in words}  # written out: the test checks the formula
@@ -185,9 +189,9 @@ def test_word_share_is_the_best_sentence_share_of_the_question_idf(built_index: 
         expected = max(sum(w for t, w in weights.items() if t in s) for s in sentences) / sum(weights.values())
         assert shares[pid] == pytest.approx(expected)
     # "Mars is called the Red Planet." holds every word of this question: the whole share
-    assert max(built_index._best_sentence_word_shares(ids, "Why is Mars called the Red Planet?").values()) == pytest.approx(1.0)
-    assert built_index._best_sentence_word_shares(ids, "the of and") == {}  # only stop words: no term
-    assert built_index._best_sentence_word_shares(ids, question) == shares  # cached word sets give the same
+    assert max(built_index.retriever.best_sentence_word_shares(ids, Query.parse("Why is Mars called the Red Planet?")).values()) == pytest.approx(1.0)
+    assert built_index.retriever.best_sentence_word_shares(ids, Query.parse("the of and")) == {}  # only stop words: no term
+    assert built_index.retriever.best_sentence_word_shares(ids, Query.parse(question)) == shares  # cached word sets give the same
     sentence = built_index.search(question, k=len(ids), fusion="sentence")
     assert {h.passage.id for h in built_index.search(question, k=len(ids))} == {h.passage.id for h in sentence}
 
@@ -463,7 +467,7 @@ def test_crash_before_the_manifest_is_replaced_keeps_the_old_index(
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("simulated crash after the data files were written")
 
-    monkeypatch.setattr(qa.index, "commit_manifest", crash)
+    monkeypatch.setattr(update, "commit_manifest", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
         Index.build(docs_dir, index_dir, encoder=HashEncoder())
     monkeypatch.undo()
@@ -484,7 +488,7 @@ def test_crash_before_the_manifest_is_replaced_keeps_the_old_index(
 KILL_MID_WRITE = textwrap.dedent(
     """
     import os, sys
-    from qa.encoder import HashEncoder
+    from qa.retrieval.encoder import HashEncoder
     from qa.index import Index
 
     real_replace, calls = os.replace, []
@@ -533,7 +537,7 @@ def test_retry_after_a_failed_update_on_the_same_object_writes_the_changes(
     def disk_full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(qa.index, "commit_manifest", disk_full)
+    monkeypatch.setattr(update, "commit_manifest", disk_full)
     with pytest.raises(OSError):
         built_index.update(docs_dir)
     monkeypatch.undo()
@@ -557,7 +561,7 @@ def test_removing_a_document_never_calls_the_model(built_index: Index, docs_dir:
 
 
 def test_passages_are_read_after_their_document_title() -> None:
-    from qa.index import document_title, embedding_input
+    from qa.ingest.titles import document_title, embedding_input
     from qa.types import Document, Passage
 
     text = "Harbour Report\n\nThe pier was rebuilt in 1990. It cost a lot.\n"
@@ -580,15 +584,15 @@ def test_passages_are_read_after_their_document_title() -> None:
 def test_a_build_in_several_commits_equals_a_build_in_one(
     built_index: Index, docs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(qa.index, "COMMIT_CHARS", 1)  # one document per commit
+    monkeypatch.setattr(update, "COMMIT_CHARS", 1)  # one document per commit
     commits: list[int] = []
-    real_commit = Index._commit
+    real_commit = update.commit
 
-    def counting_commit(self: Index, *args: object) -> None:
-        commits.append(len(self.manifest["documents"]))
-        real_commit(self, *args)  # type: ignore[arg-type]
+    def counting_commit(data: IndexData, *args: object) -> None:
+        commits.append(len(data.manifest["documents"]))
+        real_commit(data, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Index, "_commit", counting_commit)
+    monkeypatch.setattr(update, "commit", counting_commit)
     index, report = build(docs_dir, tmp_path / "batched")
     assert commits == [1, 2, 3, 4], "each commit adds one more document"
     assert report.added == sorted(DOCS) and report.passages_embedded == len(index.passages)
@@ -600,20 +604,20 @@ def test_a_build_in_several_commits_equals_a_build_in_one(
 def test_a_build_stopped_between_commits_resumes_where_it_stopped(
     docs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(qa.index, "COMMIT_CHARS", 1)
+    monkeypatch.setattr(update, "COMMIT_CHARS", 1)
     index_dir = tmp_path / "stopped"
-    real_apply, calls = Index._apply, []
+    real_apply, calls = update.apply_changes, []
 
-    def stop_at_third(self: Index, todo, removed, progress):  # type: ignore[no-untyped-def]
+    def stop_at_third(data, todo, removed, encoder, progress=False):  # type: ignore[no-untyped-def]
         calls.append([d.id for d in todo])
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real_apply(self, todo, removed, progress)
+        return real_apply(data, todo, removed, encoder, progress)
 
-    monkeypatch.setattr(Index, "_apply", stop_at_third)
+    monkeypatch.setattr(update, "apply_changes", stop_at_third)
     with pytest.raises(KeyboardInterrupt):
         Index.build(docs_dir, index_dir, encoder=HashEncoder())
-    monkeypatch.setattr(Index, "_apply", real_apply)
+    monkeypatch.setattr(update, "apply_changes", real_apply)
     assert Index.open(index_dir).documents == sorted(calls[0] + calls[1]), "the first two batches were committed"
     encoder = CountingEncoder()
     index, report = build(docs_dir, index_dir, encoder=encoder)
@@ -623,13 +627,13 @@ def test_a_build_stopped_between_commits_resumes_where_it_stopped(
 
 
 def test_commit_batches_grow_with_the_index() -> None:
-    from qa.index import COMMIT_CHARS, MAX_COMMIT_CHARS, _commit_batches
+    from qa.store.update import COMMIT_CHARS, MAX_COMMIT_CHARS, commit_batches
     from qa.types import Document
 
     docs = [Document(f"d{i}.txt", "x" * (COMMIT_CHARS // 4), "h") for i in range(40)]
-    sizes = [len(batch) for batch in _commit_batches(docs, indexed_chars=0)]
+    sizes = [len(batch) for batch in commit_batches(docs, indexed_chars=0)]
     assert sum(sizes) == 40 and sizes[0] == 4
     assert sizes == sorted(sizes) and sizes[-2] > sizes[0], "later batches are at least half the index"
-    assert [len(b) for b in _commit_batches(docs[:3], indexed_chars=0)] == [3]
+    assert [len(b) for b in commit_batches(docs[:3], indexed_chars=0)] == [3]
     big = [Document(f"d{i}.txt", "x" * (MAX_COMMIT_CHARS // 8), "h") for i in range(100)]
-    assert max(len(b) for b in _commit_batches(big, indexed_chars=50 * MAX_COMMIT_CHARS)) == 8, "capped"
+    assert max(len(b) for b in commit_batches(big, indexed_chars=50 * MAX_COMMIT_CHARS)) == 8, "capped"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from qa import formats
+from qa.ingest import formats
 from qa.errors import DocumentsError
-from qa.ingest import read_folder
+from qa.ingest.folder import read_folder
 
 
 def write(path: Path, data: bytes | str) -> Path:

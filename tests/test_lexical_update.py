@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.lexical import BM25Store
+from qa.retrieval.lexical import BM25Store
 
 TEXTS = {
     0: "Rare earth metals are mined in the north of Korea, rare and valuable.",

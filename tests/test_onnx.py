@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from qa.index import Index
-from qa.onnx_encoder import MIN_COSINE, OnnxQueryEncoder, export_onnx, load_query_encoder
+from qa.retrieval.onnx_encoder import MIN_COSINE, OnnxQueryEncoder, export_onnx, load_query_encoder
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.model

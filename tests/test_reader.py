@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answer import SCORER_FILE, Candidate, Scorer, reader_choice, reader_input, rescore_with_reader
+from qa.answer.scorer import SCORER_FILE, Scorer
+from qa.answer.features import Candidate
+from qa.answer.finder import reader_choice, reader_input, rescore_with_reader
 from qa.errors import ModelNotFoundError
 from qa.index import Index
-from qa.index import file_title
-from qa.reader import CONTEXT_WORDS, DEFAULT_READER, Reader, best_span, load_reader, with_context
+from qa.ingest.titles import file_title
+from qa.answer.reader import CONTEXT_WORDS, DEFAULT_READER, Reader, best_span, load_reader, with_context
 from qa.types import Hit, Passage
 
 
@@ -122,10 +124,10 @@ def test_a_corrupt_reader_file_is_one_clear_error(tmp_path: Path) -> None:
 
 def test_ask_reads_with_the_reader_and_works_without_one(built_index: Index) -> None:
     answer = built_index.ask("When did the bakery open?")
-    assert built_index._answers.reader is not None
+    assert built_index.answers.reader is not None
     assert answer.found and "1921" in answer.text
-    built_index.use_scorer(Path(__file__).resolve().parent.parent / "bench" / "mlp_scorer.json")  # a scorer without reader
-    assert built_index._answers.reader is None
+    built_index.use_scorer(Path(__file__).resolve().parent.parent / "training" / "scorers" / "mlp_scorer.json")  # a scorer without reader
+    assert built_index.answers.reader is None
     assert "1921" in built_index.ask("When did the bakery open?").text
 
 
@@ -205,8 +207,8 @@ def test_the_previous_sentence_tells_the_reader_what_it_refers_to(reader: Reader
 
 
 def test_the_answer_span_is_the_readers_unless_the_scorer_turns_it_off(built_index: Index, tmp_path: Path) -> None:
-    from qa.answer import question_type
-    from qa.span import find_span
+    from qa.answer.features import question_type
+    from qa.answer.span import find_span
 
     question = "When did the bakery open?"
     answer = built_index.ask(question)
@@ -217,5 +219,5 @@ def test_the_answer_span_is_the_readers_unless_the_scorer_turns_it_off(built_ind
     built_index.use_scorer(tmp_path / "scorer.json")
     off = built_index.ask(question)
     assert off.text == answer.text  # the same sentence; only the marked phrase may differ
-    start, end = find_span(question, off.text, question_type(question), built_index._answers.scorer.span)
+    start, end = find_span(question, off.text, question_type(question), built_index.answers.scorer.span)
     assert off.span == off.text[start:end]

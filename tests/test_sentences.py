@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.sentences import is_heading, split_paragraphs, split_sentences
+from qa.ingest.sentences import is_heading, split_paragraphs, split_sentences
 
 
 def sentences(text: str) -> list[str]:

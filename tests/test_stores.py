@@ -9,12 +9,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.dense import RETRAIN_GROWTH, FaissStore, cells_for
+from qa.retrieval.dense import RETRAIN_GROWTH, FaissStore, cells_for
 from qa.errors import IndexCorruptError
-from qa.fusion import (DENSE_WEIGHT, RRF_K, SENTENCE_WEIGHTS, SENTENCE_WORDS_WEIGHTS, Mode, convex, rrf, sentence_convex,
-                       sentence_words, weighted)
-from qa.lexical import FILES as LEXICAL_FILES
-from qa.lexical import BM25Store
+from qa.retrieval.fusion import (
+    DENSE_WEIGHT,
+    RRF_K,
+    SENTENCE_WEIGHTS,
+    SENTENCE_WORDS_WEIGHTS,
+    Mode,
+    convex,
+    rrf,
+    sentence_convex,
+    sentence_words,
+    weighted,
+)
+from qa.retrieval.lexical import FILES as LEXICAL_FILES
+from qa.retrieval.lexical import BM25Store
 from qa.types import Passage
 
 
@@ -481,12 +491,12 @@ def sample_passages(n: int, first_id: int = 0) -> dict[int, Passage]:
 
 
 def write_table(folder: Path, passages, vectors, name: str = "a"):  # type: ignore[no-untyped-def]
-    from qa.index import _read_passages, _read_sentence_vectors, _write_passages, _write_sentence_vectors
+    from qa.store.passages import read_passages, read_sentence_vectors, write_passages, write_sentence_vectors
 
-    _write_passages(folder / f"passages-{name}.jsonl", passages, folder / f"passages-{name}.table.npy")
-    _write_sentence_vectors(folder / f"sentences-{name}.npy", passages, vectors, 4)
-    table = _read_passages(folder / f"passages-{name}.jsonl", folder / f"passages-{name}.table.npy")
-    return table, _read_sentence_vectors(folder / f"sentences-{name}.npy", table, 4)
+    write_passages(folder / f"passages-{name}.jsonl", passages, folder / f"passages-{name}.table.npy")
+    write_sentence_vectors(folder / f"sentences-{name}.npy", passages, vectors, 4)
+    table = read_passages(folder / f"passages-{name}.jsonl", folder / f"passages-{name}.table.npy")
+    return table, read_sentence_vectors(folder / f"sentences-{name}.npy", table, 4)
 
 
 def test_passage_table_round_trip_and_changes(tmp_path: Path) -> None:
@@ -528,7 +538,7 @@ def test_damaged_passage_files_raise_index_corrupt(tmp_path: Path, damage: str) 
     vectors = {pid: np.ones((len(p.sentences), 4), np.float16) for pid, p in passages.items()}
     write_table(tmp_path, passages, vectors)
     path = tmp_path / "passages-a.jsonl"
-    from qa.index import _read_passages
+    from qa.store.passages import read_passages
 
     lines = path.read_bytes().splitlines(keepends=True)
     if damage == "swap_lines":  # two lines of equal length: the table still fits, the ids do not
@@ -546,7 +556,7 @@ def test_damaged_passage_files_raise_index_corrupt(tmp_path: Path, damage: str) 
         data[middle : middle + 4] = b"\x00\x00\x00\x00"
         path.write_bytes(bytes(data))
     with pytest.raises(IndexCorruptError, match="corrupted or truncated"):
-        table = _read_passages(path, tmp_path / "passages-a.table.npy")
+        table = read_passages(path, tmp_path / "passages-a.table.npy")
         [table[pid] for pid in table]  # a damaged line in the middle is found when it is read
 
 
@@ -573,15 +583,15 @@ def test_loaded_store_is_memory_mapped_until_it_changes(tmp_path: Path, approxim
 
 
 def test_bm25_matrix_built_in_blocks_equals_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
-    import qa.lexical
+    import qa.retrieval.lexical as lexical
 
     rng = np.random.default_rng(3)
     store = BM25Store()
     store.add(list(range(200)), random_corpus(rng, 200))
-    store._refresh()
-    whole = qa.lexical.build_matrix(store._offsets, store._tokens, len(store._vocab))
-    monkeypatch.setattr(qa.lexical, "_TOKEN_CHUNK", 37)  # many blocks, passages split across none
-    blocks = qa.lexical.build_matrix(store._offsets, store._tokens, len(store._vocab))
+    store.refresh()
+    whole = lexical.build_matrix(store._offsets, store._tokens, len(store._vocab))
+    monkeypatch.setattr(lexical, "_TOKEN_CHUNK", 37)  # many blocks, passages split across none
+    blocks = lexical.build_matrix(store._offsets, store._tokens, len(store._vocab))
     for a, b in zip(whole, blocks):
         assert np.array_equal(a, b)
     indptr, rows, _ = blocks

@@ -1,0 +1,1 @@
+"""The chat: the answering service, uploads, rendering and the Gradio page."""

@@ -1,0 +1,1 @@
+"""Ingesting documents: extract text by format, split it into sentences and sentence-aware passages."""

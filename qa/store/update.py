@@ -1,0 +1,261 @@
+"""The incremental update: find what changed in the documents folder, embed only that, commit.
+
+A commit writes a new generation of files and then replaces the manifest
+(the atomic step), so a reader, or a crash, sees the old index or the new
+one, never half of each. One writer at a time holds the folder's lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import secrets
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from qa import __version__
+from qa.errors import DocumentsError
+from qa.ingest.chunking import chunk_document
+from qa.ingest.folder import IngestResult, Skipped, read_folder
+from qa.ingest.formats import SUFFIXES
+from qa.ingest.titles import document_title, embedding_input
+from qa.retrieval.dense import FaissStore
+from qa.retrieval.encoder import Encoder, encode_with_sentences, make_encoder
+from qa.store.data import IndexData, now
+from qa.store.manifest import checksums_for, commit_manifest
+from qa.store.passages import read_passages, read_sentence_vectors, write_passages, write_sentence_vectors
+from qa.types import Document, Passage
+
+
+@dataclass
+class UpdateReport:
+    """What an index update did, for the CLI and the chat to show."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    unsupported: int = 0
+    passages_embedded: int = 0
+    rebuilt_because: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged; {self.passages_embedded} passages embedded"
+            + (f"; {len(self.skipped)} skipped" if self.skipped else "")
+            + (f"; {self.unsupported} files of unsupported type ignored" if self.unsupported else "")
+        )
+
+
+COMMIT_CHARS = 16_000_000  # about 20k passages: ~120 MB of new vectors held before they are written
+MAX_COMMIT_CHARS = 64_000_000  # about 80k passages: the most new vectors ever held (~0.5 GB)
+
+
+def commit_batches(todo: list[Document], indexed_chars: int) -> Iterator[list[Document]]:
+    """Split the documents to embed into batches, each committed on its own.
+
+    A first build of a large corpus then holds at most one batch of new
+    vectors in memory, and a build that is stopped resumes from its last
+    commit. Batches grow with the index (half its size), so rewriting the
+    index files at each commit costs a small multiple of the final write,
+    up to ``MAX_COMMIT_CHARS``, which bounds the memory: a 1M-passage build
+    (about 500M characters) commits about a dozen times.
+    """
+    batch: list[Document] = []
+    chars = 0
+    for doc in todo:
+        batch.append(doc)
+        chars += len(doc.text)
+        if chars >= min(max(COMMIT_CHARS, indexed_chars // 2), MAX_COMMIT_CHARS):
+            yield batch
+            indexed_chars += chars
+            batch, chars = [], 0
+    if batch:
+        yield batch
+
+
+def classify(ingest: IngestResult, known: dict[str, Any]) -> UpdateReport:
+    """Which of the folder's documents are new, changed, unchanged or gone, against the manifest's ``known``."""
+    report = UpdateReport(skipped=list(ingest.skipped), warnings=list(ingest.warnings), unsupported=ingest.unsupported)
+    seen = set(ingest.kept)
+    report.unchanged.extend(ingest.kept)
+    for doc in ingest.documents:
+        seen.add(doc.id)
+        info = known.get(doc.id)
+        if info is None:
+            report.added.append(doc.id)
+        elif info["sha256"] != doc.sha256:
+            report.changed.append(doc.id)
+        else:
+            report.unchanged.append(doc.id)
+    report.removed = sorted(d for d in known if d not in seen)
+    report.unchanged.sort()
+    return report
+
+
+@contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """One writer at a time per index folder (readers never wait)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def update_index(
+    data: IndexData,
+    docs_dir: str | Path,
+    encoder: Encoder,
+    *,
+    progress: bool = False,
+    rebuilt_because: str | None = None,
+    previous: dict[str, Any] | None = None,
+) -> UpdateReport:
+    """Re-embed only added or changed documents (by content hash); drop removed ones.
+
+    Nothing is written when nothing changed. The new state becomes visible on
+    disk atomically, when the manifest is replaced; ``previous`` is the manifest
+    whose files may be deleted then (default: ``data``'s own). After a failure
+    ``data`` is what is on disk again.
+
+    Raises:
+        DocumentsError: the folder is missing or has no indexable document
+            (the index is left as it was).
+    """
+    started = time.perf_counter()
+    ingest = read_folder(docs_dir, known={d: info["sha256"] for d, info in data.manifest["documents"].items()})
+    if not ingest.documents and not ingest.kept:
+        detail = "; ".join(f"{s.path}: {s.reason}" for s in ingest.skipped[:5])
+        raise DocumentsError(
+            f"no indexable documents ({', '.join(sorted(SUFFIXES))}) in {docs_dir}"
+            + (f" (skipped {detail})" if detail else "")
+            + ("; the existing index was left unchanged" if data.manifest["files"] else "")
+        )
+    report = classify(ingest, data.manifest["documents"])
+    report.rebuilt_because = rebuilt_because
+    if not report.changed_anything and data.manifest["files"]:
+        report.seconds = time.perf_counter() - started
+        return report
+    docs = {d.id: d for d in ingest.documents}
+    previous = previous if previous is not None else data.manifest
+    with writer_lock(data.index_dir):
+        try:
+            removed = report.removed
+            for batch in commit_batches([docs[d] for d in report.added + report.changed], indexed_chars(data)):
+                report.passages_embedded += apply_changes(data, batch, removed, encoder, progress)
+                commit(data, Path(docs_dir), previous)
+                removed = []
+            if removed or not data.manifest["files"]:  # only removals, or a first build of empty files
+                apply_changes(data, [], removed, encoder, progress)
+                commit(data, Path(docs_dir), previous)
+        except BaseException:
+            reset_to_disk(data)  # the in-memory state must match what is on disk again
+            raise
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def indexed_chars(data: IndexData) -> int:
+    """Characters of text the index holds (what commit batches grow with)."""
+    return sum(int(info.get("chars", 0)) for info in data.manifest["documents"].values())
+
+
+def reset_to_disk(data: IndexData) -> None:
+    """After a failed update: reload the committed index (or an empty one with the same settings)."""
+    settings = data.settings
+    try:
+        fresh = IndexData.load(data.index_dir)
+    except Exception:  # noqa: BLE001 - nothing usable committed yet
+        fresh = IndexData.empty(data.index_dir, settings)
+    if fresh.settings != settings:
+        fresh = IndexData.empty(data.index_dir, settings)
+    data.replace_with(fresh)
+
+
+def apply_changes(data: IndexData, todo: list[Document], removed: list[str], encoder: Encoder, progress: bool = False) -> int:
+    """Embed ``todo`` (added or changed documents), drop ``removed`` ones, in memory; returns passages embedded."""
+    settings = data.settings
+    new_passages: list[Passage] = []
+    next_id = int(data.manifest["next_id"])
+    for doc in todo:
+        for number, (span, region) in enumerate(chunk_document(doc, settings.passage_chars, settings.overlap_chars)):
+            new_passages.append(
+                Passage(next_id, doc.id, number, span.start, span.end, doc.text[span.start : span.end], span.sentences,
+                        region.page, region.section)
+            )
+            next_id += 1
+    titles = {doc.id: document_title(doc) for doc in todo}
+    texts, spans = zip(*(embedding_input(p, titles[p.doc]) for p in new_passages)) if new_passages else ((), ())
+    if new_passages:  # removals alone need no model at all
+        embedder = make_encoder(settings.model) if getattr(encoder, "query_only", False) else encoder
+        vectors, sentence_vectors = encode_with_sentences(embedder, list(texts), list(spans), progress=progress)
+    else:
+        vectors, sentence_vectors = None, []
+    if data.dense is None:
+        data.dense = FaissStore(encoder.dim)
+    known = data.manifest["documents"]
+    stale = [pid for d in [doc.id for doc in todo if doc.id in known] + removed for pid in known[d]["passages"]]
+    data.dense.remove(stale)
+    data.lexical.remove(stale)
+    for pid in stale:
+        del data.passages[pid]
+        data.sentence_vectors.pop(pid, None)
+    if vectors is not None:
+        data.dense.add([p.id for p in new_passages], vectors)
+    data.lexical.add([p.id for p in new_passages], list(texts))
+    data.passages.update({p.id: p for p in new_passages})
+    data.sentence_vectors.update({p.id: v.astype(np.float16) for p, v in zip(new_passages, sentence_vectors)})
+    documents = {d: info for d, info in known.items() if d not in removed}
+    by_doc: dict[str, list[int]] = {}
+    for p in new_passages:
+        by_doc.setdefault(p.doc, []).append(p.id)
+    for doc in todo:
+        documents[doc.id] = {"sha256": doc.sha256, "chars": len(doc.text), "title": titles[doc.id],
+                             "passages": by_doc.get(doc.id, [])}
+    data.manifest["documents"] = dict(sorted(documents.items()))
+    data.manifest["next_id"] = next_id
+    data.manifest["settings"]["dim"] = data.dense.dim
+    return len(new_passages)
+
+
+def commit(data: IndexData, docs_dir: Path, previous: dict[str, Any] | None) -> None:
+    """Write ``data`` as a new generation of files, then switch the manifest to them (the atomic step)."""
+    gen = f"{int(time.time())}-{secrets.token_hex(3)}"
+    files = {"passages": f"passages-{gen}.jsonl", "passage_table": f"passages-{gen}.table.npy", "vectors": f"vectors-{gen}.faiss",
+             "lexical": f"lexical-{gen}", "sentences": f"sentences-{gen}.npy"}
+    index_dir = data.index_dir
+    assert data.dense is not None  # apply_changes made it
+    index_dir.mkdir(parents=True, exist_ok=True)
+    write_passages(index_dir / files["passages"], data.passages, index_dir / files["passage_table"])
+    write_sentence_vectors(index_dir / files["sentences"], data.passages, data.sentence_vectors, data.dense.dim)
+    data.dense.save(index_dir / files["vectors"])
+    data.lexical.save(index_dir / files["lexical"])
+    # From now on passages and sentence vectors are read from the new files, not held in memory.
+    data.passages = read_passages(index_dir / files["passages"], index_dir / files["passage_table"])
+    data.sentence_vectors = read_sentence_vectors(index_dir / files["sentences"], data.passages, data.dense.dim)
+    manifest = dict(data.manifest)
+    manifest.update(
+        qa_version=__version__,
+        updated=now(),
+        docs_dir=str(docs_dir.resolve()),
+        counts={"documents": len(manifest["documents"]), "passages": len(data.passages)},
+        files=files,
+        checksums=checksums_for(index_dir, list(files.values())),
+    )
+    commit_manifest(index_dir, manifest, previous)
+    data.manifest = manifest
