@@ -1,9 +1,9 @@
-"""Rewrite the README's speed table from bench/results/*.json.
+"""Rewrite the speed table of docs/speed.md from bench/results/*.json.
 
     .venv/bin/python bench/readme_table.py          # after running the benches
 
 Only the lines between `<!-- speed-table -->` and `<!-- /speed-table -->`
-in README.md are replaced; a result file that is missing leaves its rows out.
+in docs/speed.md are replaced; a result file that is missing leaves its rows out.
 """
 
 from __future__ import annotations
@@ -160,11 +160,11 @@ def table() -> str:
 
 
 def main() -> int:
-    readme = ROOT / "README.md"
+    readme = ROOT / "docs" / "speed.md"
     text = readme.read_text(encoding="utf-8")
     pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
     if not pattern.search(text):
-        print(f"README.md has no {START} ... {END} block", file=sys.stderr)
+        print(f"docs/speed.md has no {START} ... {END} block", file=sys.stderr)
         return 1
     readme.write_text(pattern.sub(lambda _: f"{START}\n{table()}\n{END}", text, count=1), encoding="utf-8")
     print(table())

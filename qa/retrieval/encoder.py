@@ -68,7 +68,8 @@ class SentenceTransformerEncoder:
         self.device = device
         self._model = None
 
-    def _load(self):  # type: ignore[no-untyped-def]
+    def model(self):  # type: ignore[no-untyped-def]
+        """The loaded SentenceTransformer (loaded on first use; raises ModelNotFoundError)."""
         if self._model is None:
             target = resolve_model(self.name)
             if not Path(target).exists():
@@ -92,12 +93,12 @@ class SentenceTransformerEncoder:
 
     @property
     def dim(self) -> int:
-        model = self._load()
+        model = self.model()
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(getter())
 
     def encode(self, texts: Sequence[str], *, batch_size: int = DOCUMENT_BATCH_SIZE, progress: bool = False) -> np.ndarray:
-        model = self._load()
+        model = self.model()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = model.encode(
@@ -122,7 +123,7 @@ class SentenceTransformerEncoder:
         offsets into ``texts``; a sentence cut off by the model's token limit
         is encoded on its own.
         """
-        model = self._load()
+        model = self.model()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []
         outputs = model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress, output_value=None)

@@ -102,7 +102,7 @@ def export_onnx(encoder, index_dir: str | Path) -> str:  # type: ignore[no-untyp
         import torch
     except ImportError as exc:
         return f"ONNX export skipped ({exc.name} is not installed); questions will use sentence-transformers"
-    model = encoder._load()
+    model = encoder.model()
     modules = list(model)
     pooling = getattr(modules[1], "get_config_dict", lambda: {})() if len(modules) > 1 else {}
     mean_only = pooling.get("pooling_mode") == "mean" or (  # sentence-transformers >= 6, then older configs
