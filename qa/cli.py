@@ -110,20 +110,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_index(args: argparse.Namespace) -> int:
     from qa.config import Settings
     from qa.index import Index
-    from qa.store.manifest import read_manifest
+    from qa.errors import QAError
+    from qa.store.manifest import other_docs_dir, read_manifest
 
+    try:
+        manifest: dict[str, Any] | None = read_manifest(args.index)
+    except QAError:  # no usable index: a new one is built (or the broken one rebuilt)
+        manifest = None
     docs = args.docs
     if docs is None:
-        try:
-            docs = read_manifest(args.index).get("docs_dir") or DEFAULT_DOCS
-        except Exception:  # noqa: BLE001 - no usable index: fall back to the default folder
-            docs = DEFAULT_DOCS
+        docs = (manifest or {}).get("docs_dir") or DEFAULT_DOCS
+    elif manifest is not None and not args.rebuild and (built_from := other_docs_dir(manifest, docs)):
+        raise QAError(
+            f"the index in {args.index} was built from {built_from}, not {docs}: updating it from {docs} would drop "
+            f"its documents. Run `qa index {built_from} --index {args.index}`, pick another --index for {docs}, "
+            "or pass --rebuild to replace the index with this folder's documents"
+        )
     settings = None
     if args.model or args.passage_chars or args.overlap_chars is not None:
-        try:
-            base = Settings.from_dict(read_manifest(args.index)["settings"])
-        except Exception:  # noqa: BLE001
-            base = Settings()
+        base = Settings.from_dict(manifest["settings"]) if manifest is not None else Settings()
         settings = base.with_overrides(model=args.model, passage_chars=args.passage_chars, overlap_chars=args.overlap_chars)
     index = Index.build(docs, args.index, settings, rebuild=args.rebuild, progress=not args.quiet, on_report=_print_report)
     if not args.no_onnx:

@@ -23,6 +23,12 @@ class Settings:
     overlap_chars: int = 200
 
     def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ValueError(f"model must be a model name or folder, got {self.model!r}")
+        for name in ("passage_chars", "overlap_chars"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
         if self.passage_chars < 50:
             raise ValueError(f"passage_chars must be at least 50, got {self.passage_chars}")
         if not 0 <= self.overlap_chars < self.passage_chars:

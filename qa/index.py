@@ -15,7 +15,7 @@ Usage example::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from qa.store.data import IndexData
 from qa.store.manifest import read_manifest
 from qa.store.update import UpdateReport, update_index
 from qa.types import Answer, Hit, Passage
+
+if TYPE_CHECKING:
+    from qa.conversation import Conversation
 
 
 class Index:
@@ -62,7 +65,7 @@ class Index:
         Raises:
             IndexNotFoundError, IndexMismatchError, IndexCorruptError.
         """
-        data = IndexData.load(index_dir, verify)
+        data = IndexData.load(folder_path(index_dir, "index_dir"), verify)
         model = data.settings.model
         if encoder is not None and encoder.name != model:
             raise IndexMismatchError(
@@ -92,7 +95,10 @@ class Index:
         ``settings=None`` keeps an existing index's settings (defaults for a new
         one); settings that differ from the existing index's rebuild everything.
         """
-        index_dir = Path(index_dir)
+        index_dir = folder_path(index_dir, "index_dir")
+        folder_path(docs_dir, "docs_dir")
+        if settings is not None and not isinstance(settings, Settings):
+            raise TypeError(f"settings must be a qa.Settings, got {type(settings).__name__}")
         existing: dict[str, Any] | None = None
         rebuild_reason: str | None = None
         try:
@@ -140,7 +146,7 @@ class Index:
             DocumentsError: the folder is missing or has no indexable document
                 (the index is left as it was).
         """
-        return self._update(docs_dir, progress, None, None)
+        return self._update(folder_path(docs_dir, "docs_dir"), progress, None, None)
 
     def _update(self, docs_dir: str | Path, progress: bool, rebuilt_because: str | None,
                 previous: dict[str, Any] | None) -> UpdateReport:
@@ -195,6 +201,12 @@ class Index:
         hits = self.retriever.search(query, max(k, self.answers.scorer.candidate_passages), mode,
                                      query_vector if mode is not Mode.BM25 else None, fusion)
         return self.answers.answer(query, query_vector[0], hits, k)
+
+    def conversation(self) -> Conversation:
+        """A chat whose questions may lean on the turn before ("When did he die?"); see :mod:`qa.conversation`."""
+        from qa.conversation import Conversation
+
+        return Conversation(self)
 
     def warm_up(self) -> None:
         """Load now what the first question would otherwise wait for (the answer reader, ~0.1 s)."""
@@ -252,3 +264,10 @@ class Index:
             "updated": manifest["updated"],
             "docs_dir": manifest.get("docs_dir"),
         }
+
+
+def folder_path(value: Any, name: str) -> Path:
+    """``value`` as a Path, or a TypeError that names the argument (not an error deep inside)."""
+    if isinstance(value, bool) or not isinstance(value, (str, Path)) or not str(value):
+        raise TypeError(f"{name} must be a folder path (str or pathlib.Path), got {value!r}")
+    return Path(value)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qa.errors import QuestionError
-from qa.textutil import matching_tokens, normalize_whitespace
+from qa.textutil import encodes_as_utf8, matching_tokens, normalize_whitespace
 
 MAX_QUESTION_CHARS = 2000  # longer input is cut: the model reads 256 tokens at most anyway
 
@@ -20,10 +20,12 @@ def clean_question(question: Any) -> str:
     """The question with whitespace collapsed and cut to ``MAX_QUESTION_CHARS``.
 
     Raises:
-        QuestionError: not text, or nothing but whitespace.
+        QuestionError: not text, not valid UTF-8, or nothing but whitespace.
     """
     if not isinstance(question, str):
         raise QuestionError(f"the question must be text, got {type(question).__name__}")
+    if not encodes_as_utf8(question):
+        raise QuestionError("the question holds bytes that are not UTF-8 text: type it again, or set your terminal to UTF-8")
     question = normalize_whitespace(question)
     if not question:
         raise QuestionError("the question is empty: type a question about your documents")

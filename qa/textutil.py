@@ -22,6 +22,15 @@ STOPWORDS = frozenset(
 )
 
 
+def encodes_as_utf8(text: str) -> bool:
+    """False when ``text`` holds bytes that were not UTF-8 (Python keeps them as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def normalize_whitespace(text: str) -> str:
     """Collapse runs of whitespace (newlines included) into single spaces."""
     return " ".join(text.split())

@@ -161,6 +161,7 @@ class Answer:
     score: float
     citations: tuple[Citation, ...] = ()
     hits: tuple[Hit, ...] = field(default=(), repr=False)
+    asked: str = ""  # the self-contained question that was searched, when it differs (a follow-up)
 
     @property
     def found(self) -> bool:
@@ -174,6 +175,7 @@ class Answer:
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
+            "asked": self.asked or self.question,
             "found": self.found,
             "text": self.text,
             "span": self.span,

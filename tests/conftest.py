@@ -1,18 +1,58 @@
 """Shared fixtures: a tiny documents folder, the hash encoder, a built index.
 
 Everything except ``real_encoder`` is model-free and cheap, and each test
-gets its own copy under ``tmp_path``.
+gets its own copy under ``tmp_path``. The test files sit in sub-folders that
+mirror the package (``tests/ingest/`` for ``qa/ingest/``, ...); this folder is
+on ``sys.path`` (``pythonpath`` in pyproject.toml), so they import helpers
+from ``conftest`` and ``doc_fixtures``.
+
+The default suite reads only what ships in ``tests/data/`` (see its README).
+Tests that need the full evaluation data (marked ``slow``) read it through
+:func:`shared_data` and carry :func:`needs_shared_data`, which skips them when
+``qa.evaluate.data_dir()`` (set by ``$DOCQA_DATA``) does not hold it.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
 
+from qa.evaluate import DATA_ENV, data_dir
 from qa.retrieval.encoder import HashEncoder, SentenceTransformerEncoder
 from qa.index import Index
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_DATA = Path(__file__).resolve().parent / "data"
+CORPUS = TEST_DATA / "corpus"  # a copy of the sample document docs_src/ ships with; tests never read docs_src/
+SEED_DEV = TEST_DATA / "seed_dev.jsonl"  # 12 questions about it (2 unanswerable)
+SQUAD_SAMPLE = TEST_DATA / "squad_dev"  # 2 SQuAD v1.1 dev articles (docs/) and 20 of their questions (qa.jsonl)
+
+
+def shared_data(*parts: str) -> Path:
+    """A path inside the shared evaluation data (``qa.evaluate.data_dir()``: ``$DOCQA_DATA``, else ``../shared``)."""
+    return data_dir().joinpath(*parts)
+
+
+def needs_shared_data(*parts: str) -> pytest.MarkDecorator:
+    """Skip a test, before any fixture loads, when ``shared_data(*parts)`` is not there."""
+    path = shared_data(*parts)
+    return pytest.mark.skipif(not path.exists(), reason=f"needs the shared evaluation data: {path} not found "
+                              f"(set {DATA_ENV} to the folder holding eval/ and train/)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _outside_the_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Run every test from an empty temporary folder, so a default like ``docs_src`` or
+    ``index`` (relative to the working directory) can never touch the repository's."""
+    before = Path.cwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    os.chdir(before)
+
 
 # Offsets are checked against the files as the index reads them: UTF-8, a
 # leading BOM dropped, newlines untouched (CRLF stays CRLF).

@@ -241,6 +241,7 @@ def test_changing_a_document_re_embeds_only_it(built_index: Index, docs_dir: Pat
     assert sorted(report.unchanged) == sorted(set(DOCS) - {"history.txt"})
     new_ids = index.manifest["documents"]["history.txt"]["passages"]
     assert report.passages_embedded == len(new_ids) == 2
+    assert encoder.seen, "the changed document went through the model"
     assert all(normalized(t.removeprefix("history: ")) in normalized(new_text) for t in encoder.seen)  # after the title
     assert not old_ids & set(index.passages), "the old passages are gone"
     assert len(index.dense) == len(index.lexical) == len(index.passages)
@@ -560,24 +561,6 @@ def test_removing_a_document_never_calls_the_model(built_index: Index, docs_dir:
     assert "history.txt" not in Index.open(index_dir).documents
 
 
-def test_passages_are_read_after_their_document_title() -> None:
-    from qa.ingest.titles import document_title, embedding_input
-    from qa.types import Document, Passage
-
-    text = "Harbour Report\n\nThe pier was rebuilt in 1990. It cost a lot.\n"
-    doc = Document("notes/harbour_report-2024.txt", text, "x")
-    assert document_title(doc) == "Harbour Report"
-    assert document_title(Document("notes/harbour_report-2024.txt", "The pier was rebuilt.", "x")) == "harbour report 2024"
-    start = text.index("The pier")
-    mid = text.index(" It cost")
-    passage = Passage(1, doc.id, 1, start, len(text) - 1, text[start:-1], ((start, mid), (mid + 1, len(text) - 1)))
-    read, spans = embedding_input(passage, "Harbour Report")
-    assert read == "Harbour Report: The pier was rebuilt in 1990. It cost a lot."
-    assert [read[a:b] for a, b in spans] == ["The pier was rebuilt in 1990.", "It cost a lot."]
-    first = Passage(0, doc.id, 0, 0, len(text) - 1, text[:-1], ((0, 14),))
-    assert embedding_input(first, "Harbour Report")[0].startswith("Harbour Report The pier")  # no repeat
-
-
 # ---------------------------------------------------------------- large builds commit in batches
 
 
@@ -624,16 +607,3 @@ def test_a_build_stopped_between_commits_resumes_where_it_stopped(
     assert sorted(report.added) == sorted(set(DOCS) - set(calls[0] + calls[1]))
     assert sorted(report.unchanged) == sorted(calls[0] + calls[1])
     assert index.documents == sorted(DOCS)
-
-
-def test_commit_batches_grow_with_the_index() -> None:
-    from qa.store.update import COMMIT_CHARS, MAX_COMMIT_CHARS, commit_batches
-    from qa.types import Document
-
-    docs = [Document(f"d{i}.txt", "x" * (COMMIT_CHARS // 4), "h") for i in range(40)]
-    sizes = [len(batch) for batch in commit_batches(docs, indexed_chars=0)]
-    assert sum(sizes) == 40 and sizes[0] == 4
-    assert sizes == sorted(sizes) and sizes[-2] > sizes[0], "later batches are at least half the index"
-    assert [len(b) for b in commit_batches(docs[:3], indexed_chars=0)] == [3]
-    big = [Document(f"d{i}.txt", "x" * (MAX_COMMIT_CHARS // 8), "h") for i in range(100)]
-    assert max(len(b) for b in commit_batches(big, indexed_chars=50 * MAX_COMMIT_CHARS)) == 8, "capped"

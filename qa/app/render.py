@@ -22,8 +22,8 @@ EXAMPLE_QUESTIONS = (
 )
 
 FOLLOW_UP_NOTE = (
-    "Each question is answered on its own: the assistant does not read earlier turns, "
-    "so name the subject again (\u201cWhere will Putin go next?\u201d rather than \u201cWhere will he go next?\u201d)."
+    "Follow-up questions may lean on the last answer (\u201cWhen did he die?\u201d); "
+    "*Clear chat* starts a new conversation."
 )
 NO_ANSWER = "The documents do not cover this question."
 

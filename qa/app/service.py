@@ -27,11 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
+from qa.conversation import Conversation
 from qa.errors import QAError, QuestionError
 from qa.index import Index
 from qa.store.update import UpdateReport
 from qa.app.render import MODES, index_size, plural
 from qa.app.uploads import ACCEPTED, NewDocument, UploadError, save_document
+from qa.textutil import encodes_as_utf8
 from qa.types import Answer
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ def check_question(question: Any) -> str:
     """
     if not isinstance(question, str):
         raise QuestionError(f"the question must be text, got {type(question).__name__}")
+    if not encodes_as_utf8(question):
+        raise QuestionError("The question holds characters that are not valid text; type it again.")
     question = question.strip()
     if not question:
         raise QuestionError("The question is empty: type a question about your documents.")
@@ -112,8 +116,12 @@ class ChatService:
         with self._jobs_lock:
             return bool(self._pending)
 
-    def ask(self, question: str, k: int = 5, mode: str = "hybrid") -> Answer:
-        """Answer from the index as it is now (never a half-updated one).
+    def conversation(self) -> Conversation:
+        """A new chat: its questions may lean on its earlier turns, and it always asks the current index."""
+        return Conversation(lambda: self._index)
+
+    def ask(self, question: str, k: int = 5, mode: str = "hybrid", conversation: Conversation | None = None) -> Answer:
+        """Answer from the index as it is now (never a half-updated one), as a turn of ``conversation`` if given.
 
         Raises:
             QuestionError: empty or too long.
@@ -125,6 +133,8 @@ class ChatService:
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 50:
             raise ValueError(f"number of passages must be a whole number from 1 to 50, got {k!r}")
         mode = MODES.get(mode, mode)  # page labels or Index.ask names
+        if conversation is not None:
+            return conversation.ask(question, k=k, mode=mode)
         return self._index.ask(question, k=k, mode=mode)
 
     def stats(self) -> dict[str, Any]:

@@ -20,6 +20,9 @@ from qa.ingest.folder import SUPPORTED_SUFFIXES, looks_binary
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # per text file (.txt, .md, .html) or pasted text; the page states it
 MAX_BINARY_UPLOAD_BYTES = 20 * 1024 * 1024  # per PDF or Word file: they carry fonts and images
+# The text one upload may yield: as much as a text upload may hold. A small PDF or Word file can unpack
+# to far more (a 1 MB .docx to 190 MiB); the check runs before the document is saved or indexed.
+MAX_UPLOAD_CHARS = MAX_UPLOAD_BYTES
 BINARY_KINDS = frozenset({"pdf", "docx", "html"})  # stored byte for byte (HTML may be in a legacy encoding)
 ACCEPTED = ", ".join(sorted(SUPPORTED_SUFFIXES))
 MAX_FILENAME_CHARS = 120
@@ -134,7 +137,7 @@ def prepare_upload(name: str, data: bytes) -> NewDocument:
     if len(data) > limit:
         raise UploadError(f"{safe}: {_size(len(data))} is over the {_size(limit)} limit per document")
     try:
-        extract(safe, data)  # refuse now what the index would skip later
+        extract(safe, data, max_chars=MAX_UPLOAD_CHARS)  # refuse now what the index would skip later, or choke on
     except ExtractError as exc:
         raise UploadError(f"{safe}: {exc}") from None
     return NewDocument(safe, data=data)

@@ -27,8 +27,11 @@ import gradio as gr  # noqa: E402
 
 from qa import Index, IndexNotFoundError, QAError  # noqa: E402
 from qa.ingest.folder import SUPPORTED_SUFFIXES  # noqa: E402
+from qa.store.manifest import other_docs_dir  # noqa: E402
 from qa.app.render import FOLLOW_UP_NOTE, MODES, escape, example_questions, reply_html, reply_text, status_markdown  # noqa: E402
+from qa.app.auth import AUTH_ENV, checker, load_users  # noqa: E402
 from qa.app.service import MAX_QUESTION_CHARS, ChatService, check_question  # noqa: E402
+from qa.conversation import Conversation  # noqa: E402
 from qa.app.uploads import (  # noqa: E402
     MAX_BINARY_UPLOAD_BYTES,
     MAX_UPLOAD_BYTES,
@@ -45,6 +48,7 @@ DEFAULT_INDEX = "index"
 # Questions run this many at a time (page and API together); more only queue, since
 # the embedding model already uses every core for one question.
 ANSWER_CONCURRENCY = 2
+PAGE_ONLY = "Documents can be added from the chat page only."
 UPDATE_NOTE = ("The index is being updated with new documents; this answer comes from the index "
                "as it was before the update.")
 
@@ -69,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+    parser.add_argument("--auth", metavar="FILE", default=None,
+                        help=f"require a login: FILE holds user:password lines (default: ${AUTH_ENV} if set, else no login)")
     return parser
 
 
@@ -85,8 +91,8 @@ def load_index(docs: str | Path, index_dir: str | Path) -> Index:
     except IndexNotFoundError:
         print(f"No index in {index_dir}/: building it from {docs}/ (the model loads first, about 10 s)…", flush=True)
         return Index.build(docs, index_dir, progress=False, on_report=_print_report)
-    built_from = existing.stats().get("docs_dir")
-    if built_from and Path(built_from).resolve() != docs.resolve():
+    built_from = other_docs_dir(existing.manifest, docs)
+    if built_from:
         raise QAError(
             f"the index in {index_dir}/ was built from {built_from}, not {docs}: start with --docs {built_from}, "
             f"or pick another --index folder for {docs}"
@@ -133,7 +139,7 @@ def build_ui(service: ChatService) -> Any:
             with gr.Column(scale=2):
                 with gr.Accordion("Index status", open=True):
                     status = gr.Markdown(status_markdown(service.stats()), elem_id="status")
-                with gr.Accordion("Settings", open=True):
+                with gr.Accordion("Advanced", open=False, elem_id="advanced"):
                     k = gr.Slider(1, 10, value=5, step=1, label="Passages to retrieve", elem_id="k",
                                   info="How many passages to look at and show")
                     mode = gr.Radio(list(MODES), value="hybrid", label="Retrieval mode", elem_id="mode",
@@ -145,24 +151,32 @@ def build_ui(service: ChatService) -> Any:
                                 elem_classes="qa-hint")
                     files = gr.File(label="Files", file_count="multiple", file_types=sorted(SUPPORTED_SUFFIXES), elem_id="upload")
                     add_files = gr.Button("Add files to the index", elem_id="add-files")
+                    update_msg = gr.Markdown(elem_id="update-status")
                     title = gr.Textbox(label="Title of pasted text", placeholder="e.g. Meeting notes 12 June", elem_id="paste-title")
                     text = gr.Textbox(label="Pasted text", lines=4, max_lines=12, elem_id="paste-text")
                     add_text = gr.Button("Add pasted text to the index", elem_id="add-text")
-                    update_msg = gr.Markdown(elem_id="update-status")
+                    paste_msg = gr.Markdown(elem_id="paste-status")
+        # True only in sessions the page itself opened (its load event): the upload and paste
+        # events refuse a client that calls them without the page.
+        from_page = gr.State(False)
 
-        def respond(message: str, history: list[dict[str, Any]] | None, k_value: float, mode_label: str) -> Iterator[tuple[Any, Any]]:
+        conversation = gr.State(None)  # this chat's Conversation: follow-ups lean on its last turn
+
+        def respond(message: str, history: list[dict[str, Any]] | None, k_value: float, mode_label: str,
+                    chat: Conversation | None) -> Iterator[tuple[Any, Any, Any]]:
             history = list(history or [])
+            chat = chat or service.conversation()
             try:
                 q = check_question(message)
             except QAError as exc:
                 gr.Warning(str(exc))
-                yield gr.skip(), gr.skip()
+                yield gr.skip(), gr.skip(), chat
                 return
             history.append({"role": "user", "content": escape(q)})
-            yield "", history
+            yield "", history, chat
             updating = service.updating
             try:
-                answer = service.ask(q, k=int(k_value), mode=mode_label)
+                answer = service.ask(q, k=int(k_value), mode=mode_label, conversation=chat)
                 reply = reply_html(answer, note=UPDATE_NOTE if updating else None)
             except (QAError, ValueError) as exc:
                 reply = f'<div class="qa-reply"><p>⚠️ {escape(str(exc))}</p></div>'
@@ -170,9 +184,9 @@ def build_ui(service: ChatService) -> Any:
                 log.exception("answering %r failed", q)
                 reply = '<div class="qa-reply"><p>⚠️ Something went wrong while answering; the details are in the server log.</p></div>'
             history.append({"role": "assistant", "content": reply})
-            yield "", history
+            yield "", history, chat
 
-        chat_args = dict(fn=respond, inputs=[question, chatbot, k, mode], outputs=[question, chatbot],
+        chat_args = dict(fn=respond, inputs=[question, chatbot, k, mode, conversation], outputs=[question, chatbot, conversation],
                          concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer", api_visibility="private")
         ask.click(**chat_args)
         question.submit(**chat_args)
@@ -180,7 +194,7 @@ def build_ui(service: ChatService) -> Any:
             return evt.value["text"]
 
         chatbot.example_select(pick_example, None, question, api_visibility="private", queue=False).then(**chat_args)
-        clear.click(lambda: ([], ""), None, [chatbot, question], api_visibility="private", queue=False)
+        clear.click(lambda: ([], "", None), None, [chatbot, question, conversation], api_visibility="private", queue=False)
 
         def follow(job_docs: list[Any], problems: list[str], clear_on_success: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
             """Submit an update and stream its progress into the page."""
@@ -200,7 +214,9 @@ def build_ui(service: ChatService) -> Any:
             cleared = clear_on_success if job.state == "done" else [gr.skip()] * len(clear_on_success)
             yield (f"{icon} {escape(job.message)}" + rejected, status_markdown(service.stats(), updating=service.updating), *cleared)
 
-        def on_files(paths: list[str] | None) -> Iterator[tuple[Any, ...]]:
+        def on_files(paths: list[str] | None, opened_by_page: bool) -> Iterator[tuple[Any, ...]]:
+            if not opened_by_page:
+                raise gr.Error(PAGE_ONLY)
             docs, problems = [], []
             for path in paths or []:
                 name = Path(path).name
@@ -214,9 +230,14 @@ def build_ui(service: ChatService) -> Any:
                     problems.append(str(exc))
                 except OSError as exc:
                     problems.append(f"{name}: cannot be read ({exc.strerror or exc})")
-            yield from follow(docs, problems, [None])
+            # Every chosen file is read (or refused) now: empty the box at once, so refused files do not
+            # linger and files chosen while this update runs are not dropped when it ends.
+            yield "⏳ Reading the files…", gr.skip(), None
+            yield from follow(docs, problems, [gr.skip()])
 
-        def on_paste(title_value: str, text_value: str) -> Iterator[tuple[Any, ...]]:
+        def on_paste(title_value: str, text_value: str, opened_by_page: bool) -> Iterator[tuple[Any, ...]]:
+            if not opened_by_page:
+                raise gr.Error(PAGE_ONLY)
             try:
                 docs, problems = [prepare_paste(title_value, text_value)], []
             except UploadError as exc:
@@ -224,23 +245,30 @@ def build_ui(service: ChatService) -> Any:
             yield from follow(docs, problems, ["", ""])
 
         update_args = dict(concurrency_limit=8, concurrency_id="update", api_visibility="private", show_progress="minimal")
-        add_files.click(on_files, [files], [update_msg, status, files], **update_args)
-        add_text.click(on_paste, [title, text], [update_msg, status, title, text], **update_args)
+        add_files.click(on_files, [files, from_page], [update_msg, status, files], **update_args)
+        add_text.click(on_paste, [title, text, from_page], [paste_msg, status, title, text], **update_args)
 
         def refresh_status() -> str:
             return status_markdown(service.stats(), updating=service.updating)
 
         demo.load(refresh_status, None, status, api_visibility="private", queue=False)
+        demo.load(lambda: True, None, from_page, api_visibility="private", queue=False)
         gr.Timer(10).tick(refresh_status, None, status, api_visibility="private", queue=False, show_progress="hidden")
 
-        def ask_api(question: str) -> str:
-            """Answer a question about the documents: the quoted answer, then its numbered sources."""
+        # /ask: each API client session is one conversation (a new gradio_client Client starts a new one).
+        api_question, api_reply, api_chat = gr.Textbox(visible=False), gr.Textbox(visible=False), gr.State(None)
+
+        def ask_api(question: str, chat: Conversation | None) -> tuple[str, Conversation]:
+            chat = chat or service.conversation()
             try:
-                return reply_text(service.ask(question))
+                return reply_text(service.ask(question, conversation=chat)), chat
             except (QAError, ValueError) as exc:
                 raise gr.Error(str(exc)) from None
 
-        gr.api(ask_api, api_name="ask", concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer")
+        api_question.submit(ask_api, [api_question, api_chat], [api_reply, api_chat], api_name="ask",
+                            api_description="Answer a question about the documents (follow-ups may lean on the last "
+                                            "answer of this session): the quoted answer, then its numbered sources.",
+                            concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer", show_progress="hidden")
     return demo
 
 
@@ -268,6 +296,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: cannot listen on {args.host}:{args.port} ({problem}); pick another --port", file=sys.stderr)
         return 2
     try:
+        users = load_users(args.auth)
+    except QAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if users is None and (args.share or args.host not in ("127.0.0.1", "localhost", "::1")):
+        print(f"warning: no login (--auth FILE or ${AUTH_ENV}): anyone who reaches {args.host}:{args.port}"
+              + (" or the public link" if args.share else "") + " can ask questions and add documents", file=sys.stderr)
+    try:
         index = load_index(args.docs, args.index)
         service = ChatService(index, args.docs)
         started = time.perf_counter()
@@ -284,7 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Gradio refuses files over the limit in the browser, before they are uploaded.
         demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_BINARY_UPLOAD_BYTES,
-                    show_error=True, css=CSS, footer_links=["api"])
+                    show_error=True, css=CSS, footer_links=["api"], auth=checker(users) if users else None,
+                    auth_message="Log in to ask questions about these documents." if users else None)
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port} ({exc}); pick another --port", file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ from qa.ingest.formats import (
     max_bytes,
 )
 from qa.ingest.formats.text import looks_binary  # noqa: F401 - re-exported for the chat's upload checks
+from qa.textutil import encodes_as_utf8
 from qa.types import Document
 
 SUPPORTED_SUFFIXES = frozenset(SUFFIXES)
@@ -61,8 +62,10 @@ def read_folder(folder: str | Path, known: Mapping[str, str] | None = None) -> I
             in ``skipped`` and kept, so nothing indexed is lost.
 
     Hidden files and folders (``.git``) are ignored; other extensions are
-    counted in ``unsupported``; unreadable, empty, encrypted, corrupted or
-    oversized files are listed in ``skipped`` and the rest is still read.
+    counted in ``unsupported``; unreadable, empty, encrypted, corrupted,
+    oversized or too deeply nested files, names that are not UTF-8 and links
+    to files outside ``folder`` are listed in ``skipped`` and the rest is
+    still read.
 
     Raises:
         DocumentsError: if ``folder`` does not exist or is not a folder.
@@ -74,6 +77,7 @@ def read_folder(folder: str | Path, known: Mapping[str, str] | None = None) -> I
         raise DocumentsError(f"not a folder: {root}")
     known = known or {}
     result = IngestResult()
+    inside = root.resolve()
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
@@ -82,6 +86,13 @@ def read_folder(folder: str | Path, known: Mapping[str, str] | None = None) -> I
             result.unsupported += 1
             continue
         doc_id = rel.as_posix()
+        if not encodes_as_utf8(doc_id):
+            shown = doc_id.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            result.skipped.append(Skipped(shown, "the file name is not valid UTF-8; rename the file"))
+            continue
+        if not path.resolve().is_relative_to(inside):
+            result.skipped.append(Skipped(doc_id, "a link to a file outside the documents folder; copy the file in instead"))
+            continue
         try:
             data = _read_bytes(path)
             fingerprint = file_fingerprint(path, data)
@@ -89,7 +100,9 @@ def read_folder(folder: str | Path, known: Mapping[str, str] | None = None) -> I
                 result.kept.append(doc_id)
                 continue
             document, warnings = read_document(path, doc_id, data)
-        except ExtractError as exc:
+        except Exception as exc:  # noqa: BLE001 - one unreadable file is reported and skipped, never fatal
+            if not isinstance(exc, ExtractError):
+                exc = ExtractError(f"could not be read ({type(exc).__name__}: {str(exc)[:120]})")
             if doc_id in known and not isinstance(exc, EmptyDocument):
                 result.kept.append(doc_id)
                 result.skipped.append(Skipped(doc_id, f"{exc}; its previously indexed version is kept"))

@@ -12,6 +12,7 @@ sentence-transformers (sentence vectors need its token embeddings).
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from pathlib import Path
 from typing import Sequence
@@ -19,6 +20,8 @@ from typing import Sequence
 import numpy as np
 
 from qa.files import atomic_path, sha256_file, write_json_atomic
+
+log = logging.getLogger(__name__)
 
 ONNX_DIR = "onnx"
 PROBES = (
@@ -73,12 +76,21 @@ class OnnxQueryEncoder:
 
 
 def load_query_encoder(index_dir: str | Path, model: str) -> OnnxQueryEncoder | None:
-    """The exported encoder for ``model``, or None when absent, stale or unusable."""
+    """The exported encoder for ``model``, or None when absent, stale, altered or unusable.
+
+    The model and tokenizer files must match the sha256 recorded when they were
+    exported (about 0.1 s for MiniLM); an export without hashes is not used.
+    """
     folder = Path(index_dir) / ONNX_DIR
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         if config.get("model") != model or (folder / "model.onnx").stat().st_size != config.get("bytes"):
             return None
+        for name, key in (("model.onnx", "sha256"), ("tokenizer.json", "tokenizer_sha256")):
+            if sha256_file(folder / name) != config.get(key):
+                log.warning("%s does not match the checksum of its export: asking with sentence-transformers "
+                            "(run `qa index` to export it again)", folder / name)
+                return None
         return OnnxQueryEncoder(folder, config)
     except Exception:  # noqa: BLE001 - any problem means: use sentence-transformers instead
         return None
@@ -93,7 +105,9 @@ def export_onnx(encoder, index_dir: str | Path) -> str:  # type: ignore[no-untyp
     folder = Path(index_dir) / ONNX_DIR
     try:
         existing = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        if existing.get("model") == encoder.name and (folder / "model.onnx").stat().st_size == existing.get("bytes"):
+        if (existing.get("model") == encoder.name and (folder / "model.onnx").stat().st_size == existing.get("bytes")
+                and sha256_file(folder / "model.onnx") == existing.get("sha256")
+                and sha256_file(folder / "tokenizer.json") == existing.get("tokenizer_sha256")):
             return "ONNX query encoder is up to date"
     except (OSError, ValueError):
         pass
@@ -141,7 +155,7 @@ def export_onnx(encoder, index_dir: str | Path) -> str:  # type: ignore[no-untyp
             model.tokenizer.backend_tokenizer.save(str(tmp))
     config = {"model": encoder.name, "dim": encoder.dim, "max_seq_length": int(model.max_seq_length),
               "pooling": "mean", "normalize": True, "bytes": (folder / "model.onnx").stat().st_size,
-              "sha256": sha256_file(folder / "model.onnx")}
+              "sha256": sha256_file(folder / "model.onnx"), "tokenizer_sha256": sha256_file(folder / "tokenizer.json")}
     onnx_encoder = OnnxQueryEncoder(folder, config)
     cosines = (onnx_encoder.encode(PROBES) * encoder.encode(PROBES)).sum(axis=1)
     if cosines.min() < MIN_COSINE:

@@ -30,7 +30,8 @@ def read_manifest(index_dir: str | Path) -> dict[str, Any]:
     Raises:
         IndexNotFoundError: no manifest (no index built yet).
         IndexMismatchError: another format version.
-        IndexCorruptError: unreadable JSON or missing fields.
+        IndexCorruptError: unreadable JSON, missing fields, values of the wrong type, or
+            file names that would leave the index folder.
     """
     index_dir = Path(index_dir)
     path = index_dir / MANIFEST
@@ -49,10 +50,70 @@ def read_manifest(index_dir: str | Path) -> dict[str, Any]:
             raise IndexCorruptError(f"{path} lacks {key!r}; rebuild with `qa index --rebuild`")
     if manifest["format"] != FORMAT_VERSION:
         raise IndexMismatchError(
-            f"index at {index_dir} has format version {manifest['format']}, this docqa reads version "
+            f"index at {index_dir} has format version {manifest['format']!r}, this docqa reads version "
             f"{FORMAT_VERSION}: rebuild it with `qa index --rebuild`"
         )
+    _check_shape(manifest, path)
     return manifest
+
+
+def other_docs_dir(manifest: dict[str, Any], docs: str | Path) -> str | None:
+    """The folder the index was built from, when that is another folder that still exists.
+
+    Updating from ``docs`` would drop that folder's documents. A folder that is gone
+    (the project was moved) is not in the way: unchanged files keep their passages.
+    """
+    built_from = manifest.get("docs_dir")
+    if built_from and Path(built_from).resolve() != Path(docs).resolve() and Path(built_from).is_dir():
+        return str(built_from)
+    return None
+
+
+def _check_shape(manifest: dict[str, Any], path: Path) -> None:
+    """Every value the code reads has the type it expects, and file names stay inside the index folder."""
+    def bad(what: str) -> IndexCorruptError:
+        return IndexCorruptError(f"{path} has a wrong {what}; rebuild with `qa index --rebuild`")
+
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    def plain_name(name: Any, nested: bool = False) -> bool:
+        parts = name.split("/") if isinstance(name, str) else [""]
+        return (nested or len(parts) == 1) and all(p and p not in (".", "..") and not p.startswith(".") for p in parts)
+
+    settings = manifest["settings"]
+    if not isinstance(settings, dict) or not isinstance(settings.get("model"), str) or not settings["model"]:
+        raise bad("'settings' (model)")
+    if not all(whole(settings.get(k)) for k in ("passage_chars", "overlap_chars")):
+        raise bad("'settings' (passage_chars, overlap_chars)")
+    if settings.get("dim") is not None and not whole(settings["dim"]):
+        raise bad("'settings' (dim)")
+    if not whole(manifest["next_id"]):
+        raise bad("'next_id'")
+    counts = manifest.get("counts", {"documents": 0, "passages": 0})
+    if not isinstance(counts, dict) or not all(whole(counts.get(k)) for k in ("documents", "passages")):
+        raise bad("'counts'")
+    documents = manifest["documents"]
+    if not isinstance(documents, dict):
+        raise bad("'documents'")
+    for doc, info in documents.items():
+        if not (isinstance(info, dict) and isinstance(info.get("sha256"), str) and isinstance(info.get("passages"), list)
+                and all(whole(pid) for pid in info["passages"]) and whole(info.get("chars", 0))
+                and isinstance(info.get("title", ""), str)):
+            raise bad(f"entry for document {doc!r}")
+    files = manifest["files"]
+    if not isinstance(files, dict) or not all(isinstance(k, str) and plain_name(v) for k, v in files.items()):
+        raise bad("'files'")
+    if files and not {"passages", "passage_table", "vectors", "lexical", "sentences"} <= set(files):
+        raise bad("'files' (a data file is not named)")
+    checksums = manifest["checksums"]
+    if not isinstance(checksums, dict) or not all(
+        plain_name(name, nested=True) and isinstance(c, dict) and whole(c.get("bytes")) and isinstance(c.get("sha256"), str)
+        for name, c in checksums.items()
+    ):
+        raise bad("'checksums'")
+    if manifest.get("docs_dir") is not None and not isinstance(manifest["docs_dir"], str):
+        raise bad("'docs_dir'")
 
 
 def verify_files(index_dir: str | Path, manifest: dict[str, Any], hashes: bool | None = None) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from qa.ingest.formats.base import EmptyDocument, ExtractError, Extracted, Region, TooLarge
 
-__all__ = ["EmptyDocument", "ExtractError", "Extracted", "Region", "TooLarge", "EXTRACTOR_VERSION", "SUFFIXES", "extract", "kind_of", "max_bytes"]
+__all__ = ["EmptyDocument", "ExtractError", "Extracted", "Region", "TooLarge", "EXTRACTOR_VERSION", "MAX_CHARS", "SUFFIXES", "extract", "kind_of", "max_bytes"]
 
 # Bump when an extractor's output changes, so indexed files are re-extracted.
 EXTRACTOR_VERSION = 1
@@ -39,6 +39,9 @@ MIB = 1024 * 1024
 # Text formats beyond 20 MiB are almost surely not prose; PDF and Word files
 # carry images and fonts, so they may be larger for the same amount of text.
 MAX_BYTES = {"text": 20 * MIB, "markdown": 20 * MIB, "html": 20 * MIB, "pdf": 100 * MIB, "docx": 50 * MIB}
+# The most text one file may yield, whatever its format: as much as the largest .txt allowed.
+# A small compressed PDF or Word file can unpack to far more; beyond this it is refused, not indexed.
+MAX_CHARS = 20 * MIB
 
 
 def kind_of(path: str | Path) -> str | None:
@@ -50,11 +53,12 @@ def max_bytes(kind: str) -> int:
     return MAX_BYTES[kind]
 
 
-def extract(path: str | Path, data: bytes | None = None) -> Extracted:
+def extract(path: str | Path, data: bytes | None = None, *, max_chars: int = MAX_CHARS) -> Extracted:
     """Extract the indexable text of ``path`` (its bytes may be passed in ``data``).
 
     Raises:
-        ExtractError: unsupported, too large, encrypted, corrupted, or without text.
+        ExtractError: unsupported, too large (in bytes, or over ``max_chars`` of text), too deeply
+            nested, encrypted, corrupted, or without text.
     """
     path = Path(path)
     kind = kind_of(path)
@@ -70,21 +74,29 @@ def extract(path: str | Path, data: bytes | None = None) -> Extracted:
             raise ExtractError(f"cannot be read ({exc.strerror or exc})") from None
     if len(data) > MAX_BYTES[kind]:
         raise TooLarge(len(data), MAX_BYTES[kind])
-    if kind == "text":
-        from qa.ingest.formats.text import extract_text
-        result = extract_text(data)
-    elif kind == "markdown":
-        from qa.ingest.formats.markdown import extract_markdown
-        result = extract_markdown(data)
-    elif kind == "html":
-        from qa.ingest.formats.html import extract_html
-        result = extract_html(data)
-    elif kind == "pdf":
-        from qa.ingest.formats.pdf import extract_pdf
-        result = extract_pdf(data)
-    else:
-        from qa.ingest.formats.docx import extract_docx
-        result = extract_docx(data)
+    try:
+        result = _extract(kind, data)
+    except RecursionError:
+        raise ExtractError("nested too deeply to read (hundreds of elements inside one another)") from None
+    if len(result.text) > max_chars:
+        raise ExtractError(f"its text is {len(result.text):,} characters, over the {max_chars:,} limit per document")
     if not result.text.strip():
         raise EmptyDocument("empty")
     return result
+
+
+def _extract(kind: str, data: bytes) -> Extracted:
+    if kind == "text":
+        from qa.ingest.formats.text import extract_text
+        return extract_text(data)
+    if kind == "markdown":
+        from qa.ingest.formats.markdown import extract_markdown
+        return extract_markdown(data)
+    if kind == "html":
+        from qa.ingest.formats.html import extract_html
+        return extract_html(data)
+    if kind == "pdf":
+        from qa.ingest.formats.pdf import extract_pdf
+        return extract_pdf(data)
+    from qa.ingest.formats.docx import extract_docx
+    return extract_docx(data)

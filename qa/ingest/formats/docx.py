@@ -12,16 +12,25 @@ import zipfile
 
 from qa.ingest.formats.base import Builder, ExtractError, Extracted
 
-MAX_XML_BYTES = 200 * 1024 * 1024  # uncompressed document.xml: beyond this it is a zip bomb, not a document
+MIB = 1024 * 1024
+# Unpacked sizes checked before python-docx reads anything: it parses every XML part with lxml (several
+# times its size in memory) and holds every other part as bytes. A 500-page book's XML is about 20 MiB.
+MAX_XML_BYTES = 32 * MIB  # all XML parts together
+MAX_UNPACKED_BYTES = 256 * MIB  # all parts together, images included
 _HEADING_STYLE = re.compile(r"^(?:heading|überschrift|titre|titolo|encabezado|kop)\s*(\d)$", re.I)
 
 
 def extract_docx(data: bytes) -> Extracted:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            info = archive.getinfo("word/document.xml")
-            if info.file_size > MAX_XML_BYTES:
-                raise ExtractError(f"its document.xml unpacks to {info.file_size // 2**20} MiB, over the {MAX_XML_BYTES // 2**20} MiB limit")
+            archive.getinfo("word/document.xml")
+            parts = archive.infolist()
+            xml = sum(i.file_size for i in parts if i.filename.endswith((".xml", ".rels")))
+            unpacked = sum(i.file_size for i in parts)
+            if xml > MAX_XML_BYTES:
+                raise ExtractError(f"its XML unpacks to {xml // MIB} MiB, over the {MAX_XML_BYTES // MIB} MiB limit")
+            if unpacked > MAX_UNPACKED_BYTES:
+                raise ExtractError(f"it unpacks to {unpacked // MIB} MiB, over the {MAX_UNPACKED_BYTES // MIB} MiB limit")
     except zipfile.BadZipFile:
         raise ExtractError("corrupted or not a Word .docx file (not a valid zip archive)") from None
     except KeyError:

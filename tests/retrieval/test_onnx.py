@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import CORPUS, SEED_DEV, SQUAD_SAMPLE
 from qa.index import Index
 from qa.retrieval.onnx_encoder import MIN_COSINE, OnnxQueryEncoder, export_onnx, load_query_encoder
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.model
 
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.model
 def exported(tmp_path_factory: pytest.TempPathFactory, real_encoder) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
     pytest.importorskip("onnx", reason="onnx is a declared dependency; install the package to export")
     docs = tmp_path_factory.mktemp("docs")
-    shutil.copytree(ROOT / "docs_src", docs, dirs_exist_ok=True)
+    shutil.copytree(CORPUS, docs, dirs_exist_ok=True)
     index_dir = tmp_path_factory.mktemp("index")
     Index.build(docs, index_dir, encoder=real_encoder)
     status = export_onnx(real_encoder, index_dir)
@@ -29,10 +29,12 @@ def exported(tmp_path_factory: pytest.TempPathFactory, real_encoder) -> tuple[Pa
 
 
 def _test_texts() -> list[str]:
-    texts = [json.loads(line)["question"] for line in (ROOT.parent / "shared/eval/seed_dev.jsonl").open()]
-    squad = ROOT.parent / "shared/eval/squad_dev/qa.jsonl"
-    texts += [json.loads(line)["question"] for line in list(squad.open())[::150]]
-    texts += [(ROOT / "docs_src/putin_north_korea_visit.txt").read_text(encoding="utf-8")[:900], "", "Ünïcödé ✓ 東京 2024"]
+    """Questions (the seed set, 20 SQuAD ones), long passages (longer than the model reads), odd strings."""
+    texts = [json.loads(line)["question"] for line in SEED_DEV.open(encoding="utf-8")]
+    texts += [json.loads(line)["question"] for line in (SQUAD_SAMPLE / "qa.jsonl").open(encoding="utf-8")]
+    texts += [(CORPUS / "putin_north_korea_visit.txt").read_text(encoding="utf-8")[:900], "", "Ünïcödé ✓ 東京 2024"]
+    for article in sorted((SQUAD_SAMPLE / "docs").glob("*.txt")):
+        texts += article.read_text(encoding="utf-8").split("\n\n")[1:3]  # the first two paragraphs after the title
     return texts
 
 
@@ -42,7 +44,7 @@ def test_onnx_embeddings_match_sentence_transformers(exported, real_encoder) -> 
     assert isinstance(onnx_encoder, OnnxQueryEncoder)
     texts = _test_texts()
     cosines = (onnx_encoder.encode(texts, batch_size=8) * real_encoder.encode(texts)).sum(axis=1)
-    assert len(texts) > 40
+    assert len(texts) == 12 + 20 + 3 + 4
     assert cosines.min() >= MIN_COSINE, f"worst text: {texts[int(np.argmin(cosines))]!r}"
 
 
@@ -66,3 +68,19 @@ def test_a_stale_or_damaged_export_is_ignored(exported, tmp_path: Path) -> None:
     with open(copy / "onnx" / "model.onnx", "r+b") as fh:
         fh.truncate(1000)
     assert load_query_encoder(copy, json.loads((copy / "onnx/config.json").read_text())["model"]) is None
+
+
+def test_an_export_altered_in_place_is_not_used(exported, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Same size, other bytes: only the sha256 recorded at export tells; the index then asks with sentence-transformers."""
+    _, index_dir = exported
+    model = json.loads((index_dir / "onnx/config.json").read_text())["model"]
+    assert load_query_encoder(index_dir, model) is not None
+    for name in ("model.onnx", "tokenizer.json"):
+        copy = tmp_path / name / "ix"
+        shutil.copytree(index_dir, copy)
+        with open(copy / "onnx" / name, "r+b") as fh:
+            fh.seek(-2, 2)
+            last = fh.read(2)
+            fh.seek(-2, 2)
+            fh.write(bytes(b ^ 0x20 for b in last))
+        assert load_query_encoder(copy, model) is None, name

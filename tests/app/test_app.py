@@ -1,7 +1,8 @@
 """The chat page: its helpers (fast, no model) and the running app end to end.
 
 The end-to-end part starts ``app.py`` once for this module, on a free port
-with a temporary copy of ``docs_src`` and a temporary index, then drives it
+with a temporary copy of the sample document (``tests/data/corpus/``, never the
+repository's ``docs_src/``) and a temporary index, then drives it
 in headless Debian chromium (marked ``browser``) and through ``gradio_client``
 (marked ``model``: the real embedding model answers).
 """
@@ -21,9 +22,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CORPUS, REPO, SEED_DEV
+from doc_fixtures import docx_bytes, encrypted_pdf_bytes, pdf_bytes
 from qa import Answer, Citation, Hit, Index, Passage, QuestionError
 from qa.app.service import MAX_QUESTION_CHARS, BusyError, ChatService, check_question
 from qa.app.uploads import (
+    MAX_BINARY_UPLOAD_BYTES,
     MAX_UPLOAD_BYTES,
     NewDocument,
     UploadError,
@@ -33,15 +37,12 @@ from qa.app.uploads import (
     safe_filename,
     save_document,
     title_filename,
+    upload_limit,
 )
 from qa.app.render import NO_ANSWER, escape, example_questions, highlight, reply_html, reply_text, status_markdown
 from qa.retrieval.encoder import HashEncoder
 
-REPO = Path(__file__).resolve().parent.parent
-SEED_DEV = REPO.parent / "shared" / "eval" / "seed_dev.jsonl"
-if not SEED_DEV.exists():
-    SEED_DEV = Path("/work/shared/eval/seed_dev.jsonl")
-ARTIFACTS = REPO / "test-artifacts"
+ARTIFACTS = REPO / "test-artifacts"  # gitignored: screenshots and timings of the browser test
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -154,6 +155,32 @@ class TestUploadContent:
             prepare_paste("", "Some text.")
 
 
+def test_chat_accepts_a_pdf_upload_and_stores_its_bytes(tmp_path: Path) -> None:
+    data = pdf_bytes()
+    doc = prepare_upload("Report.PDF", data)
+    assert doc.name == "Report.pdf" and doc.content == data
+    path, note = save_document(tmp_path, doc)
+    assert path is not None and path.read_bytes() == data and note == "saved as Report.pdf"
+    assert save_document(tmp_path, doc) == (None, "Report.pdf is already in the documents folder with the same text")
+
+
+@pytest.mark.parametrize(("name", "data", "why"), [
+    ("locked.pdf", encrypted_pdf_bytes("secret"), "encrypted"),
+    ("scan.pdf", pdf_bytes(blank=True), "no extractable text"),
+    ("broken.docx", docx_bytes(corrupt=True), "corrupted"),
+])
+def test_chat_refuses_unreadable_uploads_with_the_reason(name: str, data: bytes, why: str) -> None:
+    with pytest.raises(UploadError, match=why):
+        prepare_upload(name, data)
+
+
+def test_chat_limits_depend_on_the_format() -> None:
+    assert upload_limit("a.pdf") == upload_limit("a.docx") == MAX_BINARY_UPLOAD_BYTES
+    assert upload_limit("a.html") == upload_limit("a.txt") == MAX_UPLOAD_BYTES
+    with pytest.raises(UploadError, match="over the"):
+        prepare_upload("big.html", b"<p>" + b"x" * MAX_UPLOAD_BYTES + b"</p>")
+
+
 class TestSaveDocument:
     def test_writes_inside_the_folder(self, tmp_path: Path) -> None:
         path, note = save_document(tmp_path / "docs", NewDocument("a.txt", "hello\r\n"))
@@ -227,10 +254,18 @@ class TestFormatting:
         assert "Intro line.<br>" in html
         assert "1 other passage retrieved" in html and "other &lt;b&gt;.txt" in html  # names are escaped too
 
-    def test_offsets_slice_back_to_the_highlight(self) -> None:
-        answer = _answer()
-        c = answer.citations[0]
-        assert c.passage_text[c.start - c.passage_start : c.end - c.passage_start] == c.text
+    def test_highlight_follows_document_offsets_in_a_passage_that_starts_later(self) -> None:
+        """Citations give document offsets; the passage shown starts mid-document, so they must be shifted."""
+        passage_start = DOC_TEXT.index("The visit")
+        start, end = DOC_TEXT.index("It lasted"), len(DOC_TEXT)
+        span_start = DOC_TEXT.index("two days")
+        citation = Citation(doc="visit.txt", passage=1, start=start, end=end, text=DOC_TEXT[start:end], score=0.8,
+                            passage_start=passage_start, passage_end=len(DOC_TEXT), passage_text=DOC_TEXT[passage_start:],
+                            span_start=span_start, span_end=span_start + len("two days"))
+        html = reply_html(Answer("How long did it last?", citation.text, 0.8, (citation,), ()))
+        assert "<mark>It lasted <strong>two days</strong>.</mark>" in html
+        assert "The visit came at the invitation of Kim Jong Un. <mark>" in html
+        assert f"chars {start}\u2013{end}" in html
 
     def test_short_span_is_bold_inside_the_mark(self) -> None:
         start = DOC_TEXT.index("Kim")
@@ -377,10 +412,17 @@ def test_parser_defaults_are_local_and_private() -> None:
     assert (args.host, args.port, args.share, args.docs, args.index) == ("127.0.0.1", 7860, False, "docs_src", "index")
 
 
+def _free_port() -> int:
+    """A port nothing listens on now (so a chat already running on 7860 cannot change a test)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def test_main_reports_a_missing_docs_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from qa.app import web as app
 
-    assert app.main(["--docs", str(tmp_path / "nope"), "--index", str(tmp_path / "index")]) == 2
+    assert app.main(["--docs", str(tmp_path / "nope"), "--index", str(tmp_path / "index"), "--port", str(_free_port())]) == 2
     assert "documents folder not found" in capsys.readouterr().err
 
 
@@ -391,7 +433,7 @@ def test_main_refuses_an_index_of_another_folder(tmp_path: Path, capsys: pytest.
         (tmp_path / name).mkdir()
         (tmp_path / name / "doc.txt").write_text(f"Document in folder {name}.")
     Index.build(tmp_path / "a", tmp_path / "index", encoder=HashEncoder())
-    assert app.main(["--docs", str(tmp_path / "b"), "--index", str(tmp_path / "index")]) == 2
+    assert app.main(["--docs", str(tmp_path / "b"), "--index", str(tmp_path / "index"), "--port", str(_free_port())]) == 2
     assert "was built from" in capsys.readouterr().err
     assert Index.open(tmp_path / "index", encoder=HashEncoder()).documents == ["doc.txt"]  # nothing dropped
 
@@ -410,12 +452,6 @@ def test_a_busy_port_is_reported_before_loading_anything(tmp_path: Path, capsys:
 
 
 # ====================================================================== end to end
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Server:
     def __init__(self, url: str, docs: Path, proc: subprocess.Popen, log: Path) -> None:
         self.url, self.docs, self.proc, self.log = url, docs, proc, log
@@ -429,10 +465,10 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """``app.py`` on a free port with a copy of docs_src and a fresh index; stopped after the module."""
+    """``app.py`` on a free port with a copy of the sample document and a fresh index; stopped after the module."""
     root = tmp_path_factory.mktemp("chat")
     docs = root / "docs"
-    shutil.copytree(REPO / "docs_src", docs)
+    shutil.copytree(CORPUS, docs)
     for path in docs.iterdir():
         path.chmod(0o644)
     port = _free_port()
@@ -527,10 +563,14 @@ def test_chat_page_in_chromium(server: Server, tmp_path: Path) -> None:
             expect(replies.nth(1)).to_contain_text(NO_ANSWER)
             expect(replies.nth(1)).to_contain_text("Closest passages looked at (5)")
 
-            # Settings apply to the next question, no restart: 2 passages, keyword search.
+            # Settings (under "Advanced", closed at first) apply to the next question, no restart: 2 passages, keyword search.
+            page.locator("#advanced").get_by_text("Advanced", exact=True).first.click()
+            expect(page.locator("#k input[type=number]")).to_be_visible()
             page.locator("#k input[type=number]").fill("2")
-            page.locator("#k input[type=number]").press("Enter")
+            page.locator("#k input[type=number]").press("Tab")  # the slider takes the typed value when it loses focus
+            expect(page.locator("#k input[type=range]")).to_have_value("2")
             page.locator("#mode label", has_text="keyword").click()
+            expect(page.locator("#mode input[value=keyword]")).to_be_checked()
             box.fill(question)
             box.press("Enter")
             expect(replies).to_have_count(3)
@@ -556,8 +596,7 @@ def test_chat_page_in_chromium(server: Server, tmp_path: Path) -> None:
             expect(page.locator("#upload td.filename[aria-label='image.txt']")).to_be_visible()
             page.click("#add-files")
             expect(page.locator("#update-status")).to_contain_text("binary")
-            page.locator("#upload button[aria-label='Clear']").first.click()
-            expect(page.locator("#upload td.filename")).to_have_count(0)
+            expect(page.locator("#upload td.filename")).to_have_count(0)  # the page empties the box once it has read the files
 
             # A new document: progress, then the new counts, then it answers.
             new_doc = tmp_path / "lantern_festival.txt"
@@ -581,15 +620,13 @@ def test_chat_page_in_chromium(server: Server, tmp_path: Path) -> None:
             page.fill("#paste-title textarea", "../../etc/passwd")
             page.fill("#paste-text textarea", "The ferry to Ostholm leaves at 7:40 every morning from pier 3.")
             page.click("#add-text")
-            expect(page.locator("#update-status")).to_contain_text("saved as etc-passwd.txt", timeout=60_000)
+            expect(page.locator("#paste-status")).to_contain_text("saved as etc-passwd.txt", timeout=60_000)
             expect(page.locator("#status")).to_contain_text("Documents: 3")
             assert sorted(p.name for p in server.docs.iterdir()) == [
                 "etc-passwd.txt", "lantern_festival.txt", "putin_north_korea_visit.txt"]
             assert not (server.docs.parent / "etc").exists()
 
             # A PDF: its answer cites the page it is on.
-            from doc_fixtures import pdf_bytes
-
             report = tmp_path / "report.pdf"
             report.write_bytes(pdf_bytes())
             page.locator("#upload input[type=file]").first.set_input_files(str(report))

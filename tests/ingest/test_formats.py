@@ -1,4 +1,4 @@
-"""PDF, HTML, Markdown and Word ingest: extracted text, pages and sections, bad files."""
+"""PDF, HTML, Markdown and Word ingest: extracted text, pages and sections, bad files (the chat's uploads of them: tests/app/)."""
 
 from __future__ import annotations
 
@@ -79,13 +79,17 @@ def test_word_headings_become_sections(tmp_path: Path) -> None:
 
 
 def test_regions_tile_the_text_in_order(tmp_path: Path) -> None:
+    counts: dict[str, int] = {}
     for path in sorted(write_all_formats(tmp_path).iterdir()):
         result = extract(path)
+        counts[path.name] = len(result.regions)
         ends = [0]
         for region in result.regions:
             assert ends[-1] <= region.start < region.end <= len(result.text)
             assert result.text[region.start : region.end] == result.text[region.start : region.end].strip()
             ends.append(region.end)
+    # pages of the PDF, heading sections of the others; plain text has no regions
+    assert counts == {"garden.html": 4, "guide.md": 5, "handbook.docx": 4, "notes.txt": 0, "report.pdf": 2}
 
 
 # ---------------------------------------------------------------------- bad files
@@ -222,39 +226,6 @@ def test_a_fact_on_page_2_is_cited_with_page_2(tmp_path: Path, real_encoder, cap
 def _write(path: Path, data: str | bytes) -> Path:
     path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     return path
-
-
-# ---------------------------------------------------------------------- the chat's uploads
-def test_chat_accepts_a_pdf_upload_and_stores_its_bytes(tmp_path: Path) -> None:
-    from qa.app.uploads import prepare_upload, save_document
-
-    data = pdf_bytes()
-    doc = prepare_upload("Report.PDF", data)
-    assert doc.name == "Report.pdf" and doc.content == data
-    path, note = save_document(tmp_path, doc)
-    assert path is not None and path.read_bytes() == data and note == "saved as Report.pdf"
-    assert save_document(tmp_path, doc) == (None, "Report.pdf is already in the documents folder with the same text")
-
-
-@pytest.mark.parametrize(("name", "data", "why"), [
-    ("locked.pdf", encrypted_pdf_bytes("secret"), "encrypted"),
-    ("scan.pdf", pdf_bytes(blank=True), "no extractable text"),
-    ("broken.docx", docx_bytes(corrupt=True), "corrupted"),
-])
-def test_chat_refuses_unreadable_uploads_with_the_reason(name: str, data: bytes, why: str) -> None:
-    from qa.app.uploads import UploadError, prepare_upload
-
-    with pytest.raises(UploadError, match=why):
-        prepare_upload(name, data)
-
-
-def test_chat_limits_depend_on_the_format() -> None:
-    from qa.app.uploads import MAX_BINARY_UPLOAD_BYTES, MAX_UPLOAD_BYTES, UploadError, prepare_upload, upload_limit
-
-    assert upload_limit("a.pdf") == upload_limit("a.docx") == MAX_BINARY_UPLOAD_BYTES
-    assert upload_limit("a.html") == upload_limit("a.txt") == MAX_UPLOAD_BYTES
-    with pytest.raises(UploadError, match="over the"):
-        prepare_upload("big.html", b"<p>" + b"x" * MAX_UPLOAD_BYTES + b"</p>")
 
 
 def test_section_path_leads_what_the_models_read(tmp_path: Path, hash_encoder) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,135 @@
+"""Follow-up questions: "When did he die?" after "Who founded the festival?".
+
+A follow-up leans on the turn before it through a pronoun ("he", "its"), a
+bare "there" / "then", or by being a fragment ("And in 1990?"). Each reading
+of it is asked as a self-contained question: as it is; with the reference
+replaced by what the last turn was about (the answer's phrase, the names in
+the last question); and with the last question's words added. The reply
+whose answer the answerability model trusts most wins (a reply that only
+finds the last answer again comes last), so a question that needs no context
+is answered as before. Answers stay verbatim quotes with
+citations; only the question that is searched changes (``Answer.asked``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Callable, Union
+
+from qa.query import Query
+from qa.retrieval.fusion import DEFAULT_FUSION, Mode
+from qa.types import Answer
+
+if TYPE_CHECKING:
+    from qa.index import Index
+
+MAX_TURNS = 20  # turns kept; only the last one is read to resolve a reference
+MAX_ANTECEDENT_WORDS = 8  # an answer phrase longer than this is a clause, not a name to put in the question
+
+_SUBJECT = r"he|she|it|they|him|them"
+_POSSESSIVE = r"his|her|its|their"
+_REFERENCE = re.compile(rf"\b(?:{_SUBJECT}|{_POSSESSIVE}|this|that|these|those|there|then)\b", re.I)
+_PRONOUN = re.compile(rf"\b(?P<subject>{_SUBJECT})\b|\b(?P<possessive>{_POSSESSIVE})\b", re.I)
+_NAME = re.compile(r"(?:\b[A-Z][\w'’.-]*(?:\s+(?:of|the|de|von|van|and|&)\s+|\s+))*\b[A-Z][\w'’.-]*|\b\d{3,4}\b")
+_WH_START = re.compile(r"^(?:who|whom|whose|what|which|when|where|why|how|in|on|at|did|does|do|is|are|was|were)\b", re.I)
+_FRAGMENT_WORDS = 4  # "And in 1990?", "Why?", "What about Paris?"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question of a conversation and its reply (``answer.asked`` is what was searched)."""
+
+    question: str
+    answer: Answer
+
+
+def needs_context(question: str) -> bool:
+    """True when ``question`` may refer to an earlier turn: a pronoun, "there", "then", or a fragment."""
+    words = question.split()
+    return bool(_REFERENCE.search(question)) or len(words) < _FRAGMENT_WORDS or words[0].lower() in ("and", "but", "also")
+
+
+def antecedents(turn: Turn) -> list[str]:
+    """What a follow-up to ``turn`` may point at, likeliest first: the answer's phrase, then the names in its question."""
+    out: list[str] = []
+    span = turn.answer.span.strip(" ,.;:")
+    if span and len(span.split()) <= MAX_ANTECEDENT_WORDS:
+        out.append(span)
+    asked = turn.answer.asked or turn.question
+    for match in _NAME.finditer(asked):
+        name = match.group(0).strip()
+        if match.start() == 0 and _WH_START.match(name):
+            name = " ".join(name.split()[1:])  # "What Super Bowl 50" -> "Super Bowl 50"
+        if name and name not in out and not _WH_START.fullmatch(name):
+            out.append(name)
+    return out
+
+
+def readings(question: str, history: list[Turn]) -> list[str]:
+    """Self-contained versions of ``question`` to try, the question itself first."""
+    out = [question]
+    if not history or not needs_context(question):
+        return out
+    last = history[-1]
+    for name in antecedents(last)[:3]:
+        match = _PRONOUN.search(question)
+        if match:
+            replacement = name if match.group("subject") else f"{name}'s"
+            out.append(question[: match.start()] + replacement + question[match.end() :])
+        else:
+            out.append(f"{question.rstrip('?').rstrip()} {name}?")
+    out.append(f"{question} {last.answer.asked or last.question}")
+    return list(dict.fromkeys(out))
+
+
+def _same_sentence(answer: Answer, other: Answer | None) -> bool:
+    if other is None or not answer.citations or not other.citations:
+        return False
+    a, b = answer.citations[0], other.citations[0]
+    return (a.doc, a.start, a.end) == (b.doc, b.start, b.end)
+
+
+class Conversation:
+    """A chat with one index: each :meth:`ask` may lean on the turn before it.
+
+    Usage example::
+
+        chat = index.conversation()
+        chat.ask("Who founded the Quillsby Lantern Festival?")
+        chat.ask("When did she found it?")
+    """
+
+    def __init__(self, index: Union[Index, Callable[[], Index]]) -> None:
+        """``index``: the index to ask, or a function returning the current one (a chat whose index is updated)."""
+        self._index = index
+        self.turns: list[Turn] = []
+
+    @property
+    def index(self) -> Index:
+        return self._index() if callable(self._index) else self._index
+
+    def ask(self, question: str, k: int = 5, mode: str | Mode = "hybrid", *, fusion: str = DEFAULT_FUSION) -> Answer:
+        """Answer ``question`` in the light of the last turn; the reply's ``asked`` is the reading that won.
+
+        Raises:
+            QuestionError: the question is empty or not text.
+            ValueError: ``k`` < 1, an unknown mode or fusion.
+        """
+        text = Query.parse(question).text
+        index = self.index
+        last = self.turns[-1].answer if self.turns else None
+        best, best_key = None, None
+        for reading in readings(text, self.turns):
+            answer = index.ask(reading, k, mode, fusion=fusion)
+            # A follow-up asks something new: a reading that finds the last answer again is a last resort.
+            key = (answer.found, not _same_sentence(answer, last), answer.score)
+            if best_key is None or key > best_key:
+                best, best_key = replace(answer, question=text, asked=reading), key
+        assert best is not None  # readings() always holds the question itself
+        self.turns = [*self.turns, Turn(text, best)][-MAX_TURNS:]
+        return best
+
+    def reset(self) -> None:
+        """Forget the earlier turns (a new chat)."""
+        self.turns = []
