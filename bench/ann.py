@@ -141,8 +141,7 @@ def measure(database: np.ndarray, queries: np.ndarray, probes: list[int], label:
     row["kind"] = ivf.kind
     row["ivf"] = []
     for nprobe in probes:
-        ivf.nprobe = nprobe
-        ivf._configure()
+        ivf.set_nprobe(nprobe)
         found, ms = timed_search(ivf, queries)
         row["ivf"].append({"nprobe": nprobe, "recall_at_10": round(recall(found, truth), 4), "ms_p50": round(ms, 2)})
     print(json.dumps(row), flush=True)

@@ -56,15 +56,12 @@ def measure(n: int, with_bm25s: bool) -> dict:
     tokenise_all = (time.perf_counter() - started) * n / len(sample)
     store = BM25Store()
     store.add(list(range(len(texts))), texts)
-    base_tokens = [store._added[i] for i in range(len(texts))]
-    for pid in range(len(texts), n):
-        store._added[pid] = base_tokens[pid % len(texts)]
-    for pid in range(n, len(texts)):
-        store._added.pop(pid, None)
-    store.refresh()
+    store.add_copies(list(range(len(texts), n)), [pid % len(texts) for pid in range(len(texts), n)])
+    store.remove(list(range(n, len(texts))))
+    offsets, tokens, vocab_size = store.token_arrays()
     before = rss_mb()
     started = time.perf_counter()
-    build_matrix(store._offsets, store._tokens, len(store._vocab))
+    build_matrix(offsets, tokens, vocab_size)
     rebuild = time.perf_counter() - started
     del tokenized
     changed = list(range(75))
@@ -73,16 +70,17 @@ def measure(n: int, with_bm25s: bool) -> dict:
     store.add([n + i for i in changed], [texts[i] + " edited" for i in changed])
     store.search("rare earth metals", 5)
     update = time.perf_counter() - started
-    row = {"passages": n, "tokens": int(store._offsets[-1]), "tokenise_all_s": round(tokenise_all, 2), "rebuild_s": round(rebuild, 3),
+    row = {"passages": n, "tokens": int(offsets[-1]), "tokenise_all_s": round(tokenise_all, 2), "rebuild_s": round(rebuild, 3),
            "update_s": round(update, 3), "rebuild_extra_rss_mb": round(rss_mb() - before, 1)}
     if with_bm25s:
         import bm25s
         from bm25s.tokenization import Tokenized
 
-        rows = [store._tokens[a:b].tolist() for a, b in zip(store._offsets[:-1], store._offsets[1:])]
+        offsets, tokens, _ = store.token_arrays()
+        rows = [tokens[a:b].tolist() for a, b in zip(offsets[:-1], offsets[1:])]
         base_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started = time.perf_counter()
-        bm25s.BM25().index(Tokenized(ids=rows, vocab=dict(store._vocab)), show_progress=False)
+        bm25s.BM25().index(Tokenized(ids=rows, vocab=store.vocabulary()), show_progress=False)
         row["bm25s_index_s"] = round(time.perf_counter() - started, 2)
         row["bm25s_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         row["peak_rss_before_bm25s_mb"] = round(base_peak, 1)

@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", default=DEFAULT_INDEX)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=_positive_int, default=7860)
+    p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    p.add_argument("--auth", metavar="FILE", help="require a login: FILE holds user:password lines (default: $DOCQA_AUTH)")
     return parser
 
 
@@ -270,7 +272,9 @@ def cmd_extract(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from qa.app.web import main as serve
 
-    return int(serve(["--docs", args.docs, "--index", args.index, "--host", args.host, "--port", str(args.port)]) or 0)
+    argv = ["--docs", args.docs, "--index", args.index, "--host", args.host, "--port", str(args.port)]
+    argv += ["--share"] * args.share + (["--auth", args.auth] if args.auth else [])
+    return int(serve(argv) or 0)
 
 
 def _shorten(text: str, width: int = 160) -> str:

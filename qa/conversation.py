@@ -33,6 +33,7 @@ _REFERENCE = re.compile(rf"\b(?:{_SUBJECT}|{_POSSESSIVE}|this|that|these|those|t
 _PRONOUN = re.compile(rf"\b(?P<subject>{_SUBJECT})\b|\b(?P<possessive>{_POSSESSIVE})\b", re.I)
 _NAME = re.compile(r"(?:\b[A-Z][\w'’.-]*(?:\s+(?:of|the|de|von|van|and|&)\s+|\s+))*\b[A-Z][\w'’.-]*|\b\d{3,4}\b")
 _WH_START = re.compile(r"^(?:who|whom|whose|what|which|when|where|why|how|in|on|at|did|does|do|is|are|was|were)\b", re.I)
+_PERSON = {"he", "she", "him", "his", "her"}
 _FRAGMENT_WORDS = 4  # "And in 1990?", "Why?", "What about Paris?"
 
 
@@ -50,20 +51,26 @@ def needs_context(question: str) -> bool:
     return bool(_REFERENCE.search(question)) or len(words) < _FRAGMENT_WORDS or words[0].lower() in ("and", "but", "also")
 
 
-def antecedents(turn: Turn) -> list[str]:
-    """What a follow-up to ``turn`` may point at, likeliest first: the answer's phrase, then the names in its question."""
-    out: list[str] = []
-    span = turn.answer.span.strip(" ,.;:")
-    if span and len(span.split()) <= MAX_ANTECEDENT_WORDS:
-        out.append(span)
+def antecedents(turn: Turn, person: bool = False) -> list[str]:
+    """What a follow-up to ``turn`` may point at, likeliest first: the answer's phrase and the names in its question.
+
+    The answer's phrase comes first, except that a person (``person``: "he",
+    "her") is looked for first among the names of a question that did not ask "who".
+    """
     asked = turn.answer.asked or turn.question
+    names: list[str] = []
     for match in _NAME.finditer(asked):
         name = match.group(0).strip()
         if match.start() == 0 and _WH_START.match(name):
             name = " ".join(name.split()[1:])  # "What Super Bowl 50" -> "Super Bowl 50"
-        if name and name not in out and not _WH_START.fullmatch(name):
-            out.append(name)
-    return out
+        if name and name not in names and not _WH_START.fullmatch(name):
+            names.append(name)
+    span = turn.answer.span.strip(" ,.;:")
+    if not span or len(span.split()) > MAX_ANTECEDENT_WORDS:
+        return names
+    names = [n for n in names if n != span]
+    asked_who = bool(re.match(r"\s*(?:who|whom|whose)\b", turn.question, re.I))
+    return names + [span] if person and not asked_who else [span, *names]
 
 
 def readings(question: str, history: list[Turn]) -> list[str]:
@@ -72,8 +79,9 @@ def readings(question: str, history: list[Turn]) -> list[str]:
     if not history or not needs_context(question):
         return out
     last = history[-1]
-    for name in antecedents(last)[:3]:
-        match = _PRONOUN.search(question)
+    match = _PRONOUN.search(question)
+    person = bool(match) and match.group(0).lower() in _PERSON
+    for name in antecedents(last, person)[:3]:
         if match:
             replacement = name if match.group("subject") else f"{name}'s"
             out.append(question[: match.start()] + replacement + question[match.end() :])
@@ -124,7 +132,8 @@ class Conversation:
             answer = index.ask(reading, k, mode, fusion=fusion)
             # A follow-up asks something new: a reading that finds the last answer again is a last resort.
             key = (answer.found, not _same_sentence(answer, last), answer.score)
-            if best_key is None or key > best_key:
+            # the same sentence from a later (less likely) reading changes nothing but the confidence
+            if best_key is None or (key > best_key and not (best.found and _same_sentence(answer, best))):
                 best, best_key = replace(answer, question=text, asked=reading), key
         assert best is not None  # readings() always holds the question itself
         self.turns = [*self.turns, Turn(text, best)][-MAX_TURNS:]

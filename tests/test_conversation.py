@@ -46,6 +46,9 @@ def test_readings_put_the_question_first_and_resolve_its_pronoun() -> None:
         "Where was she born? Who founded the Quillsby Lantern Festival?"]
     assert readings("What is his trade?", history)[1] == "What is Mirela Vantaggio's trade?"
     assert readings("And in 1990?", history)[1] == "And in 1990 Mirela Vantaggio?"
+    where = [_turn("Where will Putin go after North Korea?", "Vietnam")]
+    assert readings("Whom will he meet there?", where)[1:3] == ["Whom will Putin meet there?", "Whom will North Korea meet there?"]
+    assert readings("What is its capital?", where)[1] == "What is Vietnam's capital?", "a thing: the answer first"
     assert readings("Where was she born?", []) == ["Where was she born?"], "nothing to lean on"
     assert readings("Who built the Ostholm ferry pier?", history) == ["Who built the Ostholm ferry pier?"]
 
@@ -56,6 +59,8 @@ def people_index(tmp_path: Path) -> Index:
 
 
 def test_a_follow_up_is_answered_from_the_document_the_last_turn_was_about(people_index: Index) -> None:
+    alone = people_index.ask("Where was he born?").text
+    assert ("Trieste" in alone) != ("Bergen" in alone), "on its own the question can be right about one of them only"
     for first, follow, gold, other in [
         ("Who founded the Quillsby Lantern Festival?", "Where was he born?", "Trieste", "Bergen"),
         ("Who built the Ostholm ferry pier?", "Where was he born?", "Bergen", "Trieste"),
@@ -64,7 +69,7 @@ def test_a_follow_up_is_answered_from_the_document_the_last_turn_was_about(peopl
         chat.ask(first)
         answer = chat.ask(follow)
         assert answer.found and gold in answer.text and other not in answer.text, (first, answer.asked, answer.text)
-        assert answer.question == follow and answer.asked != follow
+        assert answer.question == follow
         citation = answer.citations[0]
         assert (Path(people_index.data.manifest["docs_dir"]) / citation.doc).read_text()[citation.start:citation.end] == answer.text
         assert [t.question for t in chat.turns] == [first, follow]

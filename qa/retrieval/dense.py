@@ -71,6 +71,16 @@ class FaissStore:
         return int(self._index.ntotal)
 
     @property
+    def mapped_from(self) -> Path | None:
+        """The file this store is a read-only memory map of (None once it holds its own copy)."""
+        return self._mapped_from
+
+    def set_nprobe(self, nprobe: int) -> None:
+        """How many IVF cells a search visits (more: better recall, slower); no effect on an exact store."""
+        self.nprobe = nprobe
+        self._configure()
+
+    @property
     def kind(self) -> str:
         """``exact`` or ``ivf<cells>``."""
         return f"ivf{self._ivf().nlist}" if self.is_approximate else "exact"

@@ -68,6 +68,11 @@ class SentenceTransformerEncoder:
         self.device = device
         self._model = None
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the model has been loaded yet (it loads on first use)."""
+        return self._model is not None
+
     def model(self):  # type: ignore[no-untyped-def]
         """The loaded SentenceTransformer (loaded on first use; raises ModelNotFoundError)."""
         if self._model is None:

@@ -64,6 +64,15 @@ class BM25Store:
             self._added[int(pid)] = np.asarray(token_ids, dtype=np.int32)
         self._fresh = False
 
+    def token_arrays(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """The saved corpus as ``build_matrix`` reads it: passage offsets, token ids, vocabulary size (benchmarks)."""
+        self.refresh()
+        return self._offsets, self._tokens, len(self._vocab)
+
+    def vocabulary(self) -> dict[str, int]:
+        """Token -> token id (a copy)."""
+        return dict(self._vocab)
+
     def add_copies(self, ids: Sequence[int], of: Sequence[int]) -> None:
         """Add passages with the same text as the not yet saved passages ``of`` (no tokenizing: synthetic corpora)."""
         for pid, source in zip(ids, of, strict=True):

@@ -31,7 +31,7 @@ def test_make_encoder_maps_names() -> None:
     assert isinstance(small, HashEncoder) and small.dim == 64 and small.name == "hash-64"
     real = make_encoder(DEFAULT_MODEL)
     assert isinstance(real, SentenceTransformerEncoder) and real.name == DEFAULT_MODEL
-    assert real._model is None, "the model loads lazily, on first use"
+    assert not real.loaded, "the model loads lazily, on first use"
 
 
 def test_missing_model_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

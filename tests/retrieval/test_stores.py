@@ -487,14 +487,14 @@ def test_loaded_store_is_memory_mapped_until_it_changes(tmp_path: Path, approxim
     store.add(list(range(900)), vectors)
     store.save(tmp_path / "v.faiss")
     loaded = FaissStore.load(tmp_path / "v.faiss", 16, nprobe=10_000)
-    assert loaded._mapped_from == tmp_path / "v.faiss" and loaded.is_approximate == approximate
+    assert loaded.mapped_from == tmp_path / "v.faiss" and loaded.is_approximate == approximate
     queries = unit_rows(rng, 3, 16)
     assert_same_results(loaded.search(queries, 10), store.search(queries, 10))
     if file_removed:  # a later build removed this generation: the mapping still works
         (tmp_path / "v.faiss").unlink()
     loaded.remove(list(range(100)))  # FAISS would abort on a mapped index: the store reads it in first
     loaded.add([5000], queries[:1])
-    assert loaded._mapped_from is None and len(loaded) == 801
+    assert loaded.mapped_from is None and len(loaded) == 801
     ids = np.arange(100, 900, dtype=np.int64)
     expected = brute_force(np.concatenate([vectors[100:], queries[:1]]), np.append(ids, 5000), queries, 10)
     assert_same_results(loaded.search(queries, 10), expected)
@@ -507,9 +507,9 @@ def test_bm25_matrix_built_in_blocks_equals_one_block(monkeypatch: pytest.Monkey
     store = BM25Store()
     store.add(list(range(200)), random_corpus(rng, 200))
     store.refresh()
-    whole = lexical.build_matrix(store._offsets, store._tokens, len(store._vocab))
+    whole = lexical.build_matrix(*store.token_arrays())
     monkeypatch.setattr(lexical, "_TOKEN_CHUNK", 37)  # many blocks, passages split across none
-    blocks = lexical.build_matrix(store._offsets, store._tokens, len(store._vocab))
+    blocks = lexical.build_matrix(*store.token_arrays())
     for a, b in zip(whole, blocks):
         assert np.array_equal(a, b)
     indptr, rows, _ = blocks

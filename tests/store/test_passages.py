@@ -39,7 +39,7 @@ def test_passage_table_round_trip_and_changes(tmp_path: Path) -> None:
     assert 2 in table and 3 not in table and "2" not in table
     for pid in passages:
         assert np.array_equal(sentence_vectors[pid], vectors[pid])
-    # what Index._apply does: delete stale passages, add new ones
+    # what qa.store.update.apply_changes does: delete stale passages, add new ones
     for pid in (0, 2, 40):
         del table[pid]
         sentence_vectors.pop(pid, None)

@@ -1,0 +1,106 @@
+"""Near-miss questions: answerable-looking questions that the documents do not answer.
+
+    .venv/bin/python training/near_miss.py --out /tmp/near_miss.jsonl            # from squad_dev ($DOCQA_DATA)
+    .venv/bin/qa eval --docs $DOCQA_DATA/eval/squad_dev/docs --qa /tmp/near_miss.jsonl --json
+
+Each answerable question is changed by one rule so that its own document no
+longer answers it, and the row gets ``answers: []``:
+
+* ``entity``: a name in the question becomes a name from another article's
+  questions that its own article never mentions ("... at Super Bowl 50?" ->
+  "... at the Yuan dynasty?");
+* ``number``: a year or number becomes one its article never mentions;
+* ``antonym``: a word becomes its opposite ("first" -> "last", "largest" ->
+  "smallest") when the article never uses the opposite.
+
+The same rules, run over SQuAD train, are what a near-miss-aware reader and
+answerability model would be trained on (issue 18); measured on squad_dev
+they say how often docqa answers such a question with a wrong quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa.evaluate import data_dir, load_rows  # noqa: E402
+
+_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
+_NUMBER = re.compile(r"\b\d{1,4}\b")
+ANTONYMS = {
+    "first": "last", "last": "first", "largest": "smallest", "smallest": "largest", "before": "after", "after": "before",
+    "highest": "lowest", "lowest": "highest", "most": "least", "least": "most", "earliest": "latest", "latest": "earliest",
+    "oldest": "youngest", "youngest": "oldest", "north": "south", "south": "north", "east": "west", "west": "east",
+    "increase": "decrease", "decrease": "increase", "won": "lost", "lost": "won", "biggest": "tiniest", "longest": "shortest",
+    "shortest": "longest", "early": "late", "late": "early", "larger": "smaller", "smaller": "larger", "more": "fewer",
+    "start": "end", "began": "ended", "best": "worst", "worst": "best", "maximum": "minimum", "minimum": "maximum",
+}
+
+
+def mentions(text: str, phrase: str) -> bool:
+    return re.search(rf"\b{re.escape(phrase)}\b", text, re.I) is not None
+
+
+def near_misses(question: str, doc_text: str, names_elsewhere: list[str], rng: random.Random) -> list[tuple[str, str]]:
+    """(rule, changed question) pairs that ``doc_text`` does not answer."""
+    out: list[tuple[str, str]] = []
+    names = [m for m in _NAME.finditer(question) if mentions(doc_text, m.group(0))]
+    if names:
+        target = rng.choice(names)
+        for other in rng.sample(names_elsewhere, min(20, len(names_elsewhere))):
+            if not mentions(doc_text, other) and other.lower() not in question.lower():
+                out.append(("entity", question[: target.start()] + other + question[target.end():]))
+                break
+    numbers = list(_NUMBER.finditer(question))
+    if numbers:
+        target = rng.choice(numbers)
+        value = int(target.group(0))
+        for delta in (7, 13, 3, 29):
+            changed = str(value + delta)
+            if not mentions(doc_text, changed):
+                out.append(("number", question[: target.start()] + changed + question[target.end():]))
+                break
+    words = [m for m in re.finditer(r"\b[a-z]+\b", question) if m.group(0) in ANTONYMS]
+    if words:
+        target = rng.choice(words)
+        opposite = ANTONYMS[target.group(0)]
+        if not mentions(doc_text, opposite):
+            out.append(("antonym", question[: target.start()] + opposite + question[target.end():]))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", type=Path, default=data_dir() / "eval" / "squad_dev" / "docs")
+    parser.add_argument("--qa", type=Path, default=data_dir() / "eval" / "squad_dev" / "qa.jsonl")
+    parser.add_argument("--out", type=Path, required=True, help="JSONL rows with answers: [] (qa eval reads them)")
+    parser.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args(argv)
+    rng = random.Random(args.seed)
+    rows = [r for r in load_rows(args.qa) if r.answers and r.doc]
+    texts = {p.name: p.read_text(encoding="utf-8") for p in args.docs.glob("*.txt")}
+    names_by_doc: dict[str, list[str]] = {}
+    for r in rows:
+        names_by_doc.setdefault(r.doc, []).extend(m.group(0) for m in _NAME.finditer(r.question))
+    counts: Counter[str] = Counter()
+    with args.out.open("w", encoding="utf-8") as fh:
+        for r in rows:
+            elsewhere = sorted({n for doc, names in names_by_doc.items() if doc != r.doc for n in names})
+            for rule, question in near_misses(r.question, texts[r.doc], elsewhere, rng):
+                counts[rule] += 1
+                fh.write(json.dumps({"question": question, "answers": [], "doc": r.doc, "rule": rule,
+                                     "original": r.question}, ensure_ascii=False) + "\n")
+    print(json.dumps({"rows": sum(counts.values()), **counts}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
