@@ -566,9 +566,8 @@ def test_chat_page_in_chromium(server: Server, tmp_path: Path) -> None:
             # Settings (under "Advanced", closed at first) apply to the next question, no restart: 2 passages, keyword search.
             page.locator("#advanced").get_by_text("Advanced", exact=True).first.click()
             expect(page.locator("#k input[type=number]")).to_be_visible()
-            page.locator("#k input[type=number]").fill("2")
-            page.locator("#k input[type=number]").press("Tab")  # the slider takes the typed value when it loses focus
-            expect(page.locator("#k input[type=range]")).to_have_value("2")
+            page.locator("#k input[type=range]").fill("2")  # drag the slider to 2
+            expect(page.locator("#k input[type=number]")).to_have_value("2")
             page.locator("#mode label", has_text="keyword").click()
             expect(page.locator("#mode input[value=keyword]")).to_be_checked()
             box.fill(question)
@@ -605,8 +604,14 @@ def test_chat_page_in_chromium(server: Server, tmp_path: Path) -> None:
             upload.set_input_files(str(new_doc))
             expect(page.locator("#upload td.filename[aria-label='lantern_festival.txt']")).to_be_visible()
             page.click("#add-files")
+            # The box empties as soon as the files are read; a file chosen while the update runs stays chosen.
+            expect(page.locator("#upload td.filename")).to_have_count(0)
+            report = tmp_path / "report.pdf"
+            report.write_bytes(pdf_bytes())
+            page.locator("#upload input[type=file]").first.set_input_files(str(report))
             expect(page.locator("#update-status")).to_contain_text("✅", timeout=60_000)
             expect(page.locator("#update-status")).to_contain_text("2 documents")
+            expect(page.locator("#upload td.filename[aria-label='report.pdf']")).to_be_visible()
             expect(page.locator("#status")).to_contain_text("Documents: 2")
             assert (server.docs / "lantern_festival.txt").read_text() == NEW_DOC
 
@@ -626,10 +631,7 @@ def test_chat_page_in_chromium(server: Server, tmp_path: Path) -> None:
                 "etc-passwd.txt", "lantern_festival.txt", "putin_north_korea_visit.txt"]
             assert not (server.docs.parent / "etc").exists()
 
-            # A PDF: its answer cites the page it is on.
-            report = tmp_path / "report.pdf"
-            report.write_bytes(pdf_bytes())
-            page.locator("#upload input[type=file]").first.set_input_files(str(report))
+            # The PDF chosen during the first update: its answer cites the page it is on.
             expect(page.locator("#upload td.filename[aria-label='report.pdf']")).to_be_visible()
             page.click("#add-files")
             expect(page.locator("#update-status")).to_contain_text("✅", timeout=60_000)
