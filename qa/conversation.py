@@ -5,9 +5,11 @@ bare "there" / "then", or by being a fragment ("And in 1990?"). Each reading
 of it is asked as a self-contained question: as it is; with the reference
 replaced by what the last turn was about (the answer's phrase, the names in
 the last question); and with the last question's words added. The reply
-whose answer the answerability model trusts most wins (a reply that only
-finds the last answer again comes last), so a question that needs no context
-is answered as before. Answers stay verbatim quotes with
+whose answer the answerability model trusts most wins, so a question that
+needs no context is answered as before. (On 400 follow-ups made from 15
+SQuAD *train* articles this choice kept 0.805 of 0.81 answered right, against
+0.735 when a reply that finds the last answer again came last, and 0.63 with
+the follow-up asked as it is; ``training/followups.py``.) Answers stay verbatim quotes with
 citations; only the question that is searched changes (``Answer.asked``).
 """
 
@@ -91,13 +93,6 @@ def readings(question: str, history: list[Turn]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _same_sentence(answer: Answer, other: Answer | None) -> bool:
-    if other is None or not answer.citations or not other.citations:
-        return False
-    a, b = answer.citations[0], other.citations[0]
-    return (a.doc, a.start, a.end) == (b.doc, b.start, b.end)
-
-
 class Conversation:
     """A chat with one index: each :meth:`ask` may lean on the turn before it.
 
@@ -126,15 +121,11 @@ class Conversation:
         """
         text = Query.parse(question).text
         index = self.index
-        last = self.turns[-1].answer if self.turns else None
-        best, best_key = None, None
+        best: Answer | None = None
         for reading in readings(text, self.turns):
             answer = index.ask(reading, k, mode, fusion=fusion)
-            # A follow-up asks something new: a reading that finds the last answer again is a last resort.
-            key = (answer.found, not _same_sentence(answer, last), answer.score)
-            # the same sentence from a later (less likely) reading changes nothing but the confidence
-            if best_key is None or (key > best_key and not (best.found and _same_sentence(answer, best))):
-                best, best_key = replace(answer, question=text, asked=reading), key
+            if best is None or (answer.found, answer.score) > (best.found, best.score):
+                best = replace(answer, question=text, asked=reading)
         assert best is not None  # readings() always holds the question itself
         self.turns = [*self.turns, Turn(text, best)][-MAX_TURNS:]
         return best

@@ -9,7 +9,6 @@ import pytest
 from conftest import write_docs
 from qa import Index
 from qa.conversation import Conversation, Turn, antecedents, needs_context, readings
-from qa.retrieval.encoder import HashEncoder
 from qa.types import Answer, Citation
 
 PEOPLE = {
@@ -54,10 +53,13 @@ def test_readings_put_the_question_first_and_resolve_its_pronoun() -> None:
 
 
 @pytest.fixture
-def people_index(tmp_path: Path) -> Index:
-    return Index.build(write_docs(tmp_path / "docs", PEOPLE), tmp_path / "ix", encoder=HashEncoder())
+def people_index(tmp_path: Path, real_encoder) -> Index:  # type: ignore[no-untyped-def]
+    """The two documents with the real model: which reading wins depends on the answerability model's
+    confidence, which is only meaningful with real sentence vectors."""
+    return Index.build(write_docs(tmp_path / "docs", PEOPLE), tmp_path / "ix", encoder=real_encoder)
 
 
+@pytest.mark.model
 def test_a_follow_up_is_answered_from_the_document_the_last_turn_was_about(people_index: Index) -> None:
     alone = people_index.ask("Where was he born?").text
     assert ("Trieste" in alone) != ("Bergen" in alone), "on its own the question can be right about one of them only"
@@ -75,6 +77,7 @@ def test_a_follow_up_is_answered_from_the_document_the_last_turn_was_about(peopl
         assert [t.question for t in chat.turns] == [first, follow]
 
 
+@pytest.mark.model
 def test_a_self_contained_question_in_a_conversation_gets_the_same_answer(people_index: Index) -> None:
     chat = people_index.conversation()
     chat.ask("Who founded the Quillsby Lantern Festival?")
@@ -83,6 +86,7 @@ def test_a_self_contained_question_in_a_conversation_gets_the_same_answer(people
     assert (in_chat.text, in_chat.asked) == (alone.text, "When was the Ostholm ferry pier built?")
 
 
+@pytest.mark.model
 def test_reset_forgets_the_turns(people_index: Index) -> None:
     chat = Conversation(lambda: people_index)
     chat.ask("Who founded the Quillsby Lantern Festival?")
