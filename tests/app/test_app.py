@@ -535,6 +535,7 @@ def test_chat_page_in_chromium(server: Server, tmp_path: Path) -> None:
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.set_default_timeout(20_000)
+            expect.set_options(timeout=20_000)  # a loaded 2-core machine (CI) can take seconds to update the page
             page.goto(server.url)
             box = page.locator("#question textarea")
             expect(box).to_be_visible()
@@ -567,9 +568,9 @@ def test_chat_page_in_chromium(server: Server, tmp_path: Path) -> None:
             page.locator("#advanced").get_by_text("Advanced", exact=True).first.click()
             expect(page.locator("#k input[type=number]")).to_be_visible()
             page.locator("#k input[type=range]").fill("2")  # drag the slider to 2
-            expect(page.locator("#k input[type=number]")).to_have_value("2")
+            expect(page.locator("#k input[type=number]")).to_have_value("2", timeout=30_000)
             page.locator("#mode label", has_text="keyword").click()
-            expect(page.locator("#mode input[value=keyword]")).to_be_checked()
+            expect(page.locator("#mode input[value=keyword]")).to_be_checked(timeout=30_000)
             box.fill(question)
             box.press("Enter")
             expect(replies).to_have_count(3)
@@ -605,7 +606,7 @@ def test_chat_page_in_chromium(server: Server, tmp_path: Path) -> None:
             expect(page.locator("#upload td.filename[aria-label='lantern_festival.txt']")).to_be_visible()
             page.click("#add-files")
             # The box empties as soon as the files are read; a file chosen while the update runs stays chosen.
-            expect(page.locator("#upload td.filename")).to_have_count(0)
+            expect(page.locator("#upload td.filename")).to_have_count(0, timeout=30_000)
             report = tmp_path / "report.pdf"
             report.write_bytes(pdf_bytes())
             page.locator("#upload input[type=file]").first.set_input_files(str(report))
