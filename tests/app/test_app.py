@@ -567,7 +567,10 @@ def test_chat_page_in_chromium(server: Server, tmp_path: Path) -> None:
             # Settings (under "Advanced", closed at first) apply to the next question, no restart: 2 passages, keyword search.
             page.locator("#advanced").get_by_text("Advanced", exact=True).first.click()
             expect(page.locator("#k input[type=number]")).to_be_visible()
-            page.locator("#k input[type=range]").fill("2")  # drag the slider to 2
+            slider = page.locator("#k input[type=range]")
+            slider.focus()
+            for _ in range(int(slider.input_value()) - 2):  # arrow keys move a slider the way a user does
+                slider.press("ArrowLeft")
             expect(page.locator("#k input[type=number]")).to_have_value("2", timeout=30_000)
             page.locator("#mode label", has_text="keyword").click()
             expect(page.locator("#mode input[value=keyword]")).to_be_checked(timeout=30_000)
