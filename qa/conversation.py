@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable, Union
+from typing import Callable, Protocol, Union
 
 from qa.query import Query
 from qa.retrieval.fusion import DEFAULT_FUSION, Mode
 from qa.types import Answer
 
-if TYPE_CHECKING:
-    from qa.index import Index
+
+class Asker(Protocol):
+    """What a conversation asks: an ``Index`` (anything with its ``ask``)."""
+
+    def ask(self, question: str, k: int = 5, mode: str | Mode = "hybrid", *, fusion: str = DEFAULT_FUSION) -> Answer: ...
 
 MAX_TURNS = 20  # turns kept; only the last one is read to resolve a reference
 MAX_ANTECEDENT_WORDS = 8  # an answer phrase longer than this is a clause, not a name to put in the question
@@ -103,13 +106,13 @@ class Conversation:
         chat.ask("When did she found it?")
     """
 
-    def __init__(self, index: Union[Index, Callable[[], Index]]) -> None:
+    def __init__(self, index: Union[Asker, Callable[[], Asker]]) -> None:
         """``index``: the index to ask, or a function returning the current one (a chat whose index is updated)."""
         self._index = index
         self.turns: list[Turn] = []
 
     @property
-    def index(self) -> Index:
+    def index(self) -> Asker:
         return self._index() if callable(self._index) else self._index
 
     def ask(self, question: str, k: int = 5, mode: str | Mode = "hybrid", *, fusion: str = DEFAULT_FUSION) -> Answer:

@@ -21,7 +21,7 @@ import numpy as np
 
 from qa.answer.finder import AnswerFinder
 from qa.config import Settings
-from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from qa.errors import IndexCorruptError, IndexMismatchError
 from qa.query import Query
 from qa.retrieval.dense import FaissStore
 from qa.retrieval.encoder import Encoder, make_encoder
@@ -29,8 +29,7 @@ from qa.retrieval.fusion import DEFAULT_FUSION, Mode
 from qa.retrieval.hybrid import HybridRetriever
 from qa.retrieval.lexical import BM25Store
 from qa.store.data import IndexData
-from qa.store.manifest import read_manifest
-from qa.store.update import UpdateReport, update_index
+from qa.store.update import UpdateReport, plan_build, update_index
 from qa.types import Answer, Hit, Passage
 
 if TYPE_CHECKING:
@@ -99,29 +98,9 @@ class Index:
         folder_path(docs_dir, "docs_dir")
         if settings is not None and not isinstance(settings, Settings):
             raise TypeError(f"settings must be a qa.Settings, got {type(settings).__name__}")
-        existing: dict[str, Any] | None = None
-        rebuild_reason: str | None = None
-        try:
-            existing = read_manifest(index_dir)
-        except IndexNotFoundError:
-            pass
-        except (IndexMismatchError, IndexCorruptError) as exc:
-            rebuild_reason = f"the existing index cannot be used ({exc})"
-        if existing is not None:
-            old = Settings.from_dict(existing["settings"])
-            wanted = settings or old
-            if encoder is not None and settings is None:
-                wanted = wanted.with_overrides(model=encoder.name)
-            if wanted != old:
-                diffs = [f"{k} {getattr(old, k)!r} -> {getattr(wanted, k)!r}" for k in old.to_dict() if getattr(old, k) != getattr(wanted, k)]
-                rebuild_reason = "settings changed (" + ", ".join(diffs) + ")"
-            settings = wanted
-        settings = settings or (Settings(model=encoder.name) if encoder is not None else Settings())
-        if encoder is not None and encoder.name != settings.model:
-            raise ValueError(f"encoder {encoder.name!r} does not match settings.model {settings.model!r}")
+        plan = plan_build(index_dir, settings, encoder.name if encoder is not None else None, rebuild)
+        settings, existing, rebuild_reason = plan.settings, plan.existing, plan.rebuild_because
         encoder = encoder or make_encoder(settings.model)
-        if rebuild and rebuild_reason is None:
-            rebuild_reason = "a rebuild was asked for"
         index = None
         if existing is not None and rebuild_reason is None:
             try:

@@ -18,7 +18,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from qa import __version__
-from qa.errors import DocumentsError
+from qa.config import Settings
+from qa.errors import DocumentsError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from qa.ingest.chunking import chunk_document
 from qa.ingest.folder import IngestResult, Skipped, read_folder
 from qa.ingest.formats import SUFFIXES
@@ -26,7 +27,7 @@ from qa.ingest.titles import document_title, embedding_input
 from qa.retrieval.dense import FaissStore
 from qa.retrieval.encoder import Encoder, encode_with_sentences, make_encoder
 from qa.store.data import IndexData, now
-from qa.store.manifest import checksums_for, commit_manifest
+from qa.store.manifest import checksums_for, commit_manifest, read_manifest
 from qa.store.passages import read_passages, read_sentence_vectors, write_passages, write_sentence_vectors
 from qa.types import Document, Passage
 
@@ -115,6 +116,47 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What ``Index.build`` does: the settings to build with, the manifest on disk (None if unusable), and
+    why everything is rebuilt (None: an incremental update)."""
+
+    settings: Settings
+    existing: dict[str, Any] | None
+    rebuild_because: str | None
+
+
+def plan_build(index_dir: Path, settings: Settings | None, model: str | None, rebuild: bool) -> BuildPlan:
+    """Compare the wanted settings (``None``: keep the index's; ``model``: a given encoder's) with the index on disk.
+
+    Raises:
+        ValueError: ``model`` is not the model ``settings`` names.
+    """
+    existing: dict[str, Any] | None = None
+    because: str | None = None
+    try:
+        existing = read_manifest(index_dir)
+    except IndexNotFoundError:
+        pass
+    except (IndexMismatchError, IndexCorruptError) as exc:
+        because = f"the existing index cannot be used ({exc})"
+    if existing is not None:
+        old = Settings.from_dict(existing["settings"])
+        wanted = settings or old
+        if model is not None and settings is None:
+            wanted = wanted.with_overrides(model=model)
+        if wanted != old:
+            diffs = [f"{k} {getattr(old, k)!r} -> {getattr(wanted, k)!r}" for k in old.to_dict() if getattr(old, k) != getattr(wanted, k)]
+            because = "settings changed (" + ", ".join(diffs) + ")"
+        settings = wanted
+    settings = settings or (Settings(model=model) if model is not None else Settings())
+    if model is not None and model != settings.model:
+        raise ValueError(f"encoder {model!r} does not match settings.model {settings.model!r}")
+    if rebuild and because is None:
+        because = "a rebuild was asked for"
+    return BuildPlan(settings, existing, because)
 
 
 def update_index(
