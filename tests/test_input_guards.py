@@ -92,3 +92,13 @@ def test_index_api_paths_and_settings_are_checked(docs_dir: Path, tmp_path: Path
     with pytest.raises(ValueError, match="model must be"):
         Settings(model="")
     assert not (tmp_path / "ix").exists(), "nothing was written"
+
+
+def test_another_scorer_that_cannot_be_loaded_is_a_clear_error(built_index: Index, tmp_path: Path) -> None:
+    from qa.errors import ModelNotFoundError
+
+    (tmp_path / "broken.json").write_text('{"sentence": {}}', encoding="utf-8")
+    for path in (tmp_path / "missing.json", tmp_path / "broken.json"):
+        with pytest.raises(ModelNotFoundError, match="cannot load the answer scorer"):
+            built_index.use_scorer(path)
+    assert built_index.ask("Why is Mars called the Red Planet?").found, "the shipped scorer is still in use"

@@ -15,6 +15,7 @@ import numpy as np
 
 from qa.answer.features import QUESTION_TYPES
 from qa.answer.span import SpanModel
+from qa.errors import ModelNotFoundError
 
 SCORER_FILE = Path(__file__).parent / "models" / "answer_scorer.json"
 CANDIDATE_PASSAGES = 5  # passages whose sentences compete for the answer, unless the scorer file says otherwise
@@ -89,7 +90,20 @@ class Scorer:
 
     @classmethod
     def load(cls, path: str | Path = SCORER_FILE) -> Scorer:
+        """Read a scorer file (JSON, plus an optional ``.npz`` of arrays, never a pickle).
+
+        Raises:
+            ModelNotFoundError: the file is missing, unreadable or not a scorer.
+        """
         path = Path(path)
+        try:
+            return cls._from_file(path)
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            raise ModelNotFoundError(f"cannot load the answer scorer {path} ({type(exc).__name__}: {exc}); "
+                                     "pass a file written by training/train_answer_scorer.py") from None
+
+    @classmethod
+    def _from_file(cls, path: Path) -> Scorer:
         data = json.loads(path.read_text(encoding="utf-8"))
         s, a = data["sentence"], data["answerable"]
         extra: dict[str, np.ndarray | None] = {}
