@@ -34,7 +34,8 @@ MAX_ANTECEDENT_WORDS = 8  # an answer phrase longer than this is a clause, not a
 
 _SUBJECT = r"he|she|it|they|him|them"
 _POSSESSIVE = r"his|her|its|their"
-_REFERENCE = re.compile(rf"\b(?:{_SUBJECT}|{_POSSESSIVE}|this|that|these|those|there|then)\b", re.I)
+# "that" is left out: in questions it is mostly a relative pronoun ("the treaty that Putin wants").
+_REFERENCE = re.compile(rf"\b(?:{_SUBJECT}|{_POSSESSIVE}|this|there|then)\b", re.I)
 _PRONOUN = re.compile(rf"\b(?P<subject>{_SUBJECT})\b|\b(?P<possessive>{_POSSESSIVE})\b", re.I)
 _NAME = re.compile(r"(?:\b[A-Z][\w'’.-]*(?:\s+(?:of|the|de|von|van|and|&)\s+|\s+))*\b[A-Z][\w'’.-]*|\b\d{3,4}\b")
 _WH_START = re.compile(r"^(?:who|whom|whose|what|which|when|where|why|how|in|on|at|did|does|do|is|are|was|were)\b", re.I)

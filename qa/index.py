@@ -26,7 +26,7 @@ from qa.query import Query
 from qa.retrieval.dense import FaissStore
 from qa.retrieval.encoder import Encoder, make_encoder
 from qa.retrieval.fusion import DEFAULT_FUSION, Mode
-from qa.retrieval.hybrid import HybridRetriever
+from qa.retrieval.hybrid import HybridRetriever, check_k
 from qa.retrieval.lexical import BM25Store
 from qa.store.data import IndexData
 from qa.store.update import UpdateReport, plan_build, update_index
@@ -174,8 +174,7 @@ class Index:
         """
         query = Query.parse(question)
         mode = Mode.from_str(mode)
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"k must be a whole number >= 1, got {k!r}")
+        check_k(k)  # before max() below could hide a bad k
         query_vector = self.encode_query(query.text)
         hits = self.retriever.search(query, max(k, self.answers.scorer.candidate_passages), mode,
                                      query_vector if mode is not Mode.BM25 else None, fusion)

@@ -19,6 +19,12 @@ from qa.types import Hit, Passage
 SENTENCE_WORD_CACHE = 50_000  # passages whose sentences' words are kept between questions (about 1 KB each)
 
 
+def check_k(k: object) -> None:
+    """Raises ValueError unless ``k`` (how many passages) is a whole number >= 1."""
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be a whole number >= 1, got {k!r}")
+
+
 class Searchable(Protocol):
     """What retrieval reads of an index: its passages, sentence vectors and the two stores."""
 
@@ -46,8 +52,7 @@ class HybridRetriever:
         Raises:
             ValueError: ``k`` is not a whole number >= 1, or an unknown fusion.
         """
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"k must be a whole number >= 1, got {k!r}")
+        check_k(k)
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}; choose {', '.join(FUSIONS[:-1])} or {FUSIONS[-1]}")
         fetch = max(50, 4 * k)
