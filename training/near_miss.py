@@ -11,7 +11,10 @@ longer answers it, and the row gets ``answers: []``:
   "... at the Yuan dynasty?");
 * ``number``: a year or number becomes one its article never mentions;
 * ``antonym``: a word becomes its opposite ("first" -> "last", "largest" ->
-  "smallest") when the article never uses the opposite.
+  "smallest") when the article never uses the opposite;
+* ``negation``: the question's first auxiliary verb is negated ("What did
+  Beyoncé release?" -> "What did Beyoncé not release?") when the question has
+  no negation yet.
 
 The same rules, run over SQuAD train, are what a near-miss-aware reader and
 answerability model would be trained on (issue 18); measured on squad_dev
@@ -33,8 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from qa.evaluate import data_dir, load_rows  # noqa: E402
 
-_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
+NAME_PATTERN = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 _NUMBER = re.compile(r"\b\d{1,4}\b")
+_NEGATED = re.compile(r"\b(?:not|never|no|without)\b|n't\b", re.I)
 ANTONYMS = {
     "first": "last", "last": "first", "largest": "smallest", "smallest": "largest", "before": "after", "after": "before",
     "highest": "lowest", "lowest": "highest", "most": "least", "least": "most", "earliest": "latest", "latest": "earliest",
@@ -52,7 +56,7 @@ def mentions(text: str, phrase: str) -> bool:
 def near_misses(question: str, doc_text: str, names_elsewhere: list[str], rng: random.Random) -> list[tuple[str, str]]:
     """(rule, changed question) pairs that ``doc_text`` does not answer."""
     out: list[tuple[str, str]] = []
-    names = [m for m in _NAME.finditer(question) if mentions(doc_text, m.group(0))]
+    names = [m for m in NAME_PATTERN.finditer(question) if mentions(doc_text, m.group(0))]
     if names:
         target = rng.choice(names)
         for other in rng.sample(names_elsewhere, min(20, len(names_elsewhere))):
@@ -74,7 +78,33 @@ def near_misses(question: str, doc_text: str, names_elsewhere: list[str], rng: r
         opposite = ANTONYMS[target.group(0)]
         if not mentions(doc_text, opposite):
             out.append(("antonym", question[: target.start()] + opposite + question[target.end():]))
+    negation = negated(question)
+    if negation is not None:
+        out.append(("negation", negation))
     return out
+
+
+def negated(question: str) -> str | None:
+    """The question with "not" put after its first auxiliary verb's subject, or None where no simple place is found.
+
+    A copula before a lower-case word takes it at once ("Who was the first king?" -> "Who was not the first
+    king?"); "did", "has", "can" and the like take it after a subject of names or of a determiner and one noun
+    ("What did Beyoncé release?" -> "What did Beyoncé not release?", "What did the city build?" -> "What did
+    the city not build?").
+    """
+    if _NEGATED.search(question):
+        return None
+    m = re.search(r"(?<=\w )(?:(is|was|were|are)|(did|does|do|has|had|have|can|could|will|would|should))\s+", question)
+    if m is None:
+        return None
+    rest = question[m.end():]
+    if m.group(1):
+        return question[: m.end()] + "not " + rest if re.match(r"[a-z]", rest) else None
+    subject = re.match(r"(?:the\s+)?(?:[A-Z][\w'’.-]*\s+)+|(?:the|a|an|his|her|its|their)\s+[a-z]\w*\s+", rest)
+    if subject is None or not re.match(r"(?!(?:and|or|of|in)\b)[a-z]", rest[subject.end():]):
+        return None
+    cut = m.end() + subject.end()
+    return question[:cut] + "not " + question[cut:]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,18 +113,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--qa", type=Path, default=data_dir() / "eval" / "squad_dev" / "qa.jsonl")
     parser.add_argument("--out", type=Path, required=True, help="JSONL rows with answers: [] (qa eval reads them)")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--rules", default="entity,number,antonym,negation", help="which rules (comma-separated)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     rows = [r for r in load_rows(args.qa) if r.answers and r.doc]
     texts = {p.name: p.read_text(encoding="utf-8") for p in args.docs.glob("*.txt")}
     names_by_doc: dict[str, list[str]] = {}
     for r in rows:
-        names_by_doc.setdefault(r.doc, []).extend(m.group(0) for m in _NAME.finditer(r.question))
+        names_by_doc.setdefault(r.doc, []).extend(m.group(0) for m in NAME_PATTERN.finditer(r.question))
     counts: Counter[str] = Counter()
     with args.out.open("w", encoding="utf-8") as fh:
         for r in rows:
             elsewhere = sorted({n for doc, names in names_by_doc.items() if doc != r.doc for n in names})
             for rule, question in near_misses(r.question, texts[r.doc], elsewhere, rng):
+                if rule not in args.rules.split(","):
+                    continue
                 counts[rule] += 1
                 fh.write(json.dumps({"question": question, "answers": [], "doc": r.doc, "rule": rule,
                                      "original": r.question}, ensure_ascii=False) + "\n")

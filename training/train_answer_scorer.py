@@ -24,7 +24,11 @@
      (harder) from asking the questions of A's odd paragraphs against an index
      of A's even paragraphs, when those hold none of the gold answers. The
      no-answer threshold is set so that --false-no-answer of the answerable
-     training questions get a no-answer.
+     training questions get a no-answer. With --near-miss, questions of A
+     changed by ``training/near_miss.py``'s rules (a name or number their
+     article never mentions, an opposite, a negation) are asked of A too: they
+     look answerable from their own paragraph, and the model reads the
+     ``NEAR_MISS_FEATURES`` (what of the question the answer's passage lacks).
   5. answer length: sentences over --max-words words are cut to the clauses
      around the span (``qa.answer.trim_sentence``); the report gives the
      training accuracy and length with and without the cut.
@@ -62,6 +66,7 @@ from qa.evaluate import data_dir  # noqa: E402
 from qa.answer.scorer import (
     ALL_FEATURES,
     ANSWER_FEATURES,
+    NEAR_MISS_FEATURES,
     READER_ANSWER_FEATURES,
     SENTENCE_FEATURES,
     Scorer,
@@ -84,10 +89,12 @@ from qa.query import Query  # noqa: E402
 from qa.answer.reader import DEFAULT_READER, load_reader  # noqa: E402
 from qa.answer.span import SPAN_FEATURES, SpanModel, find_span, span_candidates  # noqa: E402
 from qa.files import write_json_atomic  # noqa: E402
+from near_miss import NAME_PATTERN, near_misses  # noqa: E402  (training/ is on sys.path: this script's folder)
 
 # The ranker's inputs: every candidate feature except the (unused) bilinear projection.
 RANKER_FEATURES = tuple(f for f in ALL_FEATURES if not f.startswith("bilinear"))
 HIDDEN = 32
+KINDS = ("other_articles", "same_article", "near_miss")  # the unanswerable questions, by how they were made
 
 
 def write_articles(articles: list[dict], folder: Path, heuristic: dict[str, int], parity: int | None = None) -> list[dict]:
@@ -131,6 +138,23 @@ def same_article_unanswerable(articles: list[dict], folder: Path, heuristic: dic
     even_text = {path.name: normalize_answer(path.read_text(encoding="utf-8")) for path in folder.glob("*.txt")}
     odd = [q for q in write_articles(articles, folder.with_name(folder.name + "-odd"), heuristic, parity=1)]
     return [q for q in odd if not any(f" {normalize_answer(a)} " in f" {even_text[q['doc']]} " for a in q["answers"])]
+
+
+def near_miss_questions(questions: list[dict], folder: Path, names_from: list[dict], count: int, seed: int) -> list[dict]:
+    """Up to ``count`` questions of ``questions`` changed by one near-miss rule each (their article in ``folder``
+    no longer answers them); the swapped-in names come from the questions of ``names_from``."""
+    rng = random.Random(seed)
+    names = sorted({m.group(0) for q in names_from for m in NAME_PATTERN.finditer(q["question"])})
+    texts = {path.name: path.read_text(encoding="utf-8") for path in folder.glob("*.txt")}
+    out = []
+    for q in rng.sample(questions, len(questions)):
+        changed = near_misses(q["question"], texts[q["doc"]], names, rng)
+        if changed:
+            rule, question = rng.choice(changed)
+            out.append({**q, "question": question, "original": q["question"], "rule": rule, "near_miss": True})
+        if len(out) >= count:
+            break
+    return out
 
 
 def collect(index: Index, questions: list[dict], answerable: bool, passages: int, fusion: str = DEFAULT_FUSION) -> list[dict]:
@@ -309,6 +333,8 @@ def main() -> int:
     parser.add_argument("--unanswerable", type=int, default=4000, help="questions of half A asked of half B")
     parser.add_argument("--same-article-unanswerable", type=int, default=4000,
                         help="questions of A's odd paragraphs asked of A's even paragraphs, when those lack the answer (0: none)")
+    parser.add_argument("--near-miss", type=int, default=0,
+                        help="near-miss questions of A (training/near_miss.py's rules) asked of A, as unanswerable (0: none)")
     parser.add_argument("--false-no-answer", type=float, default=0.07, help="target false no-answer rate on train")
     parser.add_argument("--max-words", type=int, default=50, help="cut longer answer sentences at clause breaks (0: never)")
     parser.add_argument("--epochs", type=int, default=20)
@@ -348,7 +374,7 @@ def main() -> int:
     half = args.articles // 2
     work = Path(args.work)
     qa_a = write_articles(data[:half], work / "A", heuristic)
-    write_articles(data[half : 2 * half], work / "B", heuristic)
+    qa_b = write_articles(data[half : 2 * half], work / "B", heuristic)
     encoder = SentenceTransformerEncoder()
     t0 = time.time()
     index_a = Index.build(work / "A", work / "index-A", encoder=encoder)
@@ -366,6 +392,9 @@ def main() -> int:
         hard_q = random.Random(args.seed + 2).sample(hard_q, min(args.same_article_unanswerable, len(hard_q)))
         index_even = Index.build(work / "A-even", work / "index-A-even", encoder=encoder)
         negatives += [{**r, "same_article": True} for r in collect(index_even, hard_q, False, passages, args.fusion)]
+    if args.near_miss:
+        near_q = near_miss_questions(qa_a, work / "A", qa_b, args.near_miss, args.seed + 3)
+        negatives += collect(index_a, near_q, False, passages, args.fusion)
     print(f"collected {len(positives)} + {len(negatives)} questions in {time.time() - t0:.0f} s", file=sys.stderr)
 
     # 1. sentence ranker
@@ -408,15 +437,18 @@ def main() -> int:
         answer_features = ANSWER_FEATURES + READER_ANSWER_FEATURES
         if any(r.get("spans") for r in positives):  # a reader with a span head
             answer_features += READER_SPAN_FEATURES
+    if args.near_miss:
+        answer_features += NEAR_MISS_FEATURES
 
     # 4. answerable model over the ranked candidates
     finder = AnswerFinder(index_a.data, scorer)
-    ax, ay, words, trimmed_words, trimmed_right, same_article, answer_f1 = [], [], [], [], [], [], []
+    ax, ay, words, trimmed_words, trimmed_right, same_article, near_miss, answer_f1 = [], [], [], [], [], [], [], []
     for rows in (positives, negatives):
         for r in rows:
             if not r["cands"]:
                 continue
             same_article.append(r.get("same_article", False))
+            near_miss.append(r.get("near_miss", False))
             ranked, labels = rank(r, reader_top, reader_weight, reader_passages=args.reader_passages)
             feats = finder.answerability(ranked)
             ax.append([feats[f] for f in answer_features])
@@ -435,6 +467,9 @@ def main() -> int:
     probs = 1 / (1 + np.exp(-(ax_arr @ aw + ab)))
     n_pos = sum(1 for r in positives if r["cands"])
     threshold = float(np.quantile(probs[:n_pos], args.false_no_answer))
+    negative_probs = probs[n_pos:]
+    kinds = np.array(["near_miss" if n else "same_article" if a else "other_articles"
+                      for a, n in zip(same_article[n_pos:], near_miss[n_pos:])])
     report = {
         "train_articles": 2 * half, "answerable_questions": len(positives), "unanswerable_questions": len(negatives),
         "candidate_passages": passages, "fusion": args.fusion, "folds": args.folds,
@@ -449,13 +484,12 @@ def main() -> int:
         "answer_f1": round(float(np.mean(answer_f1)), 4),
         "threshold": round(threshold, 4),
         "no_answer_accuracy": round(float(np.mean(probs[n_pos:] < threshold)), 4),
-        "no_answer_accuracy_other_articles": round(float(np.mean(probs[n_pos:][~np.array(same_article[n_pos:], dtype=bool)] < threshold)), 4),
-        "no_answer_accuracy_same_article": (round(float(np.mean(probs[n_pos:][np.array(same_article[n_pos:], dtype=bool)] < threshold)), 4)
-                                            if any(same_article) else None),
+        **{f"no_answer_accuracy_{kind}": round(float(np.mean(negative_probs[kinds == kind] < threshold)), 4)
+           for kind in KINDS if (kinds == kind).any()},
         "false_no_answer_rate": round(float(np.mean(probs[:n_pos] < threshold)), 4),
-        # the trade-off behind --false-no-answer: no-answer accuracy (other articles / same article) at other rates
-        "no_answer_curve": {str(rate): [round(float(np.mean(probs[n_pos:][part] < np.quantile(probs[:n_pos], rate))), 4)
-                                        for part in (~np.array(same_article[n_pos:], dtype=bool), np.array(same_article[n_pos:], dtype=bool))]
+        # the trade-off behind --false-no-answer: no-answer accuracy of each kind of unanswerable question at other rates
+        "no_answer_curve": {str(rate): {kind: round(float(np.mean(negative_probs[kinds == kind] < np.quantile(probs[:n_pos], rate))), 4)
+                                        for kind in KINDS if (kinds == kind).any()}
                             for rate in (0.02, 0.03, 0.05, 0.07, 0.10)},
     }
     write_json_atomic(args.out, {

@@ -16,7 +16,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from qa.query import Query
-from qa.textutil import idf_weights, tokenize
+from qa.textutil import STOPWORDS, idf_weights, tokenize
 from qa.types import Hit, Passage
 
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
@@ -27,6 +27,10 @@ _DURATION = re.compile(rf"\b{_NUMBER_WORD}(?:[\s-]+{_NUMBER_WORD})*[\s-]+(?:year
 _TIME_QUESTION = re.compile(r"\bhow (?:long|old|soon)\b|\b(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|decades?|centuries|century|age|ages|time|times|period|duration|date|dates)\b", re.I)
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’»)\]]*$")
 _CAPITALISED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'-]+")
+_WORDS = re.compile(r"\w+")
+_FIGURE = re.compile(r"\d[\d,.]*\d|\d")
+_NEGATION = re.compile(r"\b(?:not|never|no|none|nor|neither|without|cannot)\b|n't\b", re.I)
+COVERAGE_PASSAGES = 5  # the passages whose words ``names_missing_top`` / ``numbers_missing_top`` look in
 
 QUESTION_TYPES = ("when", "number", "who", "where")
 
@@ -76,6 +80,21 @@ def type_match(qtype: str, sentence: str, question: str) -> float:
     return 0.5
 
 
+def question_names(question: str) -> list[str]:
+    """The question's capitalised words past its first (names, mostly), lower-cased, stop words aside."""
+    return sorted({m.group(0).lower() for m in _CAPITALISED.finditer(question)} - STOPWORDS)
+
+
+def figures(text: str) -> set[str]:
+    """The numbers written in ``text``, thousands separators and trailing points dropped ("1,000." -> "1000")."""
+    return {m.group(0).replace(",", "").rstrip(".") for m in _FIGURE.finditer(text)}
+
+
+def missing_share(wanted: Sequence[str], present: set[str]) -> float:
+    """The share of ``wanted`` not in ``present`` (0 when nothing is wanted: no evidence either way)."""
+    return sum(w not in present for w in wanted) / len(wanted) if wanted else 0.0
+
+
 def sentence_text(passage: Passage, start: int, end: int) -> str:
     return passage.text[start - passage.start : end - passage.start]
 
@@ -89,12 +108,14 @@ def sentence_candidates(
     *,
     passages: int,
     projection: tuple[np.ndarray, np.ndarray] | None = None,
+    title: Callable[[str], str] | None = None,
 ) -> list[Candidate]:
     """Every distinct sentence of the first ``passages`` hits with its features (unscored).
 
     ``sentence_vectors``: each passage's unit sentence rows; ``idf``: the lexical
     index's word weights; ``projection``: the scorer's optional (question, sentence)
-    low-rank maps behind the ``bilinear`` feature.
+    low-rank maps behind the ``bilinear`` feature; ``title``: each document's title,
+    which counts as part of its passages for the coverage features.
     """
     question = query.text
     q_list = list(query.tokens)
@@ -113,6 +134,12 @@ def sentence_candidates(
     seen: set[tuple[str, int, int]] = set()
     out: list[Candidate] = []
     all_token_sets: list[set[str]] = []
+    # Coverage: are the question's names, numbers and words in the candidate's passage (or its title)? A question
+    # that looks answerable but names what the passage does not (a swapped name, a changed year) is a near miss.
+    names, numbers = question_names(question), sorted(figures(question))
+    negated = bool(_NEGATION.search(question))
+    top_words: set[str] = set()
+    top_figures: set[str] = set()
 
     def overlap_of(tokens: set[str]) -> float:
         return sum(w for t, w in q_weights.items() if t in tokens) / q_total
@@ -129,7 +156,19 @@ def sentence_candidates(
         token_sets = [set(t) for t in token_lists]
         all_token_sets.extend(token_sets)
         overlaps = [overlap_of(t) for t in token_sets]
-        passage_overlap = overlap_of(set().union(*token_sets)) if token_sets else 0.0
+        passage_tokens = set().union(*token_sets)
+        passage_overlap = overlap_of(passage_tokens)
+        heading = title(hit.doc) if title is not None else ""
+        words = set(_WORDS.findall(f"{heading} {hit.passage.text}".lower()))
+        passage_figures = figures(f"{heading} {hit.passage.text}")
+        if rank < COVERAGE_PASSAGES:
+            top_words |= words
+            top_figures |= passage_figures
+        coverage = {
+            "names_missing": missing_share(names, words),
+            "numbers_missing": missing_share(numbers, passage_figures),
+            "words_missing": float(np.log1p(len(q_tokens - passage_tokens - set(tokenize(heading))))),
+        }
         for j, (start, end) in enumerate(hit.passage.sentences):
             if (hit.doc, start, end) in seen:
                 continue  # the same sentence in an overlapping passage: keep the better-ranked copy
@@ -165,13 +204,18 @@ def sentence_candidates(
                 "numbers": float(np.log1p(len(_NUMBER.findall(text)))),
                 "q_words": float(np.log1p(len(q_tokens))),
                 **{f"is_{w}": v for w, v in wh.items()},
+                **coverage,
+                "negation_mismatch": float(negated and not _NEGATION.search(text)),
             }
             out.append(Candidate(hit.doc, start, end, text, hit, rank, features))
     # The question's rarest word in none of the retrieved sentences: the documents likely do not answer it.
     rarest = max(q_weights, key=lambda t: (q_weights[t], t)) if q_weights else None
     present = rarest is not None and any(rarest in s for s in all_token_sets)
+    names_missing_top, numbers_missing_top = missing_share(names, top_words), missing_share(numbers, top_figures)
     for c in out:
         c.features["rare_missing"] = 0.0 if rarest is None or present else 1.0
+        c.features["names_missing_top"] = names_missing_top
+        c.features["numbers_missing_top"] = numbers_missing_top
     # A title or heading ("Putin's Historic Visit to North Korea") is never the answer
     # while real sentences are there to choose from.
     sentences = [c for c in out if not c.features["heading"]]
@@ -215,4 +259,7 @@ def answerability_features(ranked: Sequence[Candidate]) -> dict[str, float]:
             (c.features["reader"] for c in ranked[1:] if "reader" in c.features), default=best.features.get("reader", 0.0)),
         # how sure the reader is of the answer phrase it marks in the answer (0 without a span head)
         "reader_span": best.features.get("reader_span", 0.0),
+        # near misses: what of the question the answer's passage (and title), or all of the top 5, lack
+        **{f: best.features.get(f, 0.0) for f in ("names_missing", "numbers_missing", "words_missing",
+                                                   "negation_mismatch", "names_missing_top", "numbers_missing_top")},
     }

@@ -80,7 +80,8 @@ class AnswerFinder:
         if self.scorer.project_question is not None and self.scorer.project_sentence is not None:
             projection = (self.scorer.project_question, self.scorer.project_sentence)
         return sentence_candidates(query, query_vector, hits, self.corpus.sentence_vectors, self.corpus.idf,
-                                   passages=self.scorer.candidate_passages, projection=projection)
+                                   passages=self.scorer.candidate_passages, projection=projection,
+                                   title=self.corpus.title)
 
     def answerability(self, ranked: Sequence[Candidate]) -> dict[str, float]:
         """Question-level features of the best candidate, for the no-answer decision."""

@@ -234,3 +234,31 @@ def test_every_bench_scorer_loads_and_finds_its_reader(path: Path) -> None:
     assert scorer.sentence_features and scorer.answer_features
     if scorer.reader_top:
         assert scorer.reader_folder is not None and (scorer.reader_folder / "model.onnx").is_file()
+
+
+def _coverage(index: Index, question: str) -> dict[str, float]:
+    from qa.query import Query
+
+    query = Query.parse(question)
+    vector = index.encode_query(question).reshape(-1)
+    hits = index.search(question, k=15)
+    ranked = index.answers.candidates(query, vector, hits)
+    return index.answers.answerability(ranked)
+
+
+def test_near_miss_features_see_a_name_or_number_the_passages_lack(built_index: Index) -> None:
+    plain = _coverage(built_index, "How long is a day on Mars?")
+    assert plain["names_missing"] == plain["names_missing_top"] == 0.0
+    swapped = _coverage(built_index, "How long is a day on Neptune?")  # the documents never name Neptune
+    assert swapped["names_missing"] == swapped["names_missing_top"] == 1.0
+    number = _coverage(built_index, "Does a day on Mars last 31.7 hours?")
+    assert number["numbers_missing"] == 1.0 and number["numbers_missing_top"] == 1.0
+    negated = _coverage(built_index, "How long is a day not on Mars?")
+    assert negated["negation_mismatch"] == 1.0 and plain["negation_mismatch"] == 0.0
+
+
+def test_question_names_and_figures() -> None:
+    from qa.answer.features import figures, question_names
+
+    assert question_names("When did The Beatles play in Hamburg?") == ["beatles", "hamburg"]
+    assert figures("It cost 1,000 dollars in 1961.") == {"1000", "1961"}
