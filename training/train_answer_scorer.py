@@ -176,7 +176,8 @@ def collect(index: Index, questions: list[dict], answerable: bool, passages: int
 
 def _plain_scorer() -> Scorer:
     n = len(RANKER_FEATURES)
-    return Scorer(RANKER_FEATURES, np.zeros(n), 0.0, ANSWER_FEATURES, np.zeros(len(ANSWER_FEATURES)), 0.0, 0.0)
+    answer = ANSWER_FEATURES + NEAR_MISS_FEATURES  # so that the candidates carry the coverage features too
+    return Scorer(RANKER_FEATURES, np.zeros(n), 0.0, answer, np.zeros(len(answer)), 0.0, 0.0)
 
 
 def fit_listwise(groups: list[tuple[np.ndarray, np.ndarray]], hidden: int, epochs: int, seed: int,

@@ -81,7 +81,7 @@ class AnswerFinder:
             projection = (self.scorer.project_question, self.scorer.project_sentence)
         return sentence_candidates(query, query_vector, hits, self.corpus.sentence_vectors, self.corpus.idf,
                                    passages=self.scorer.candidate_passages, projection=projection,
-                                   title=self.corpus.title)
+                                   title=self.corpus.title, coverage=self.scorer.reads_coverage)
 
     def answerability(self, ranked: Sequence[Candidate]) -> dict[str, float]:
         """Question-level features of the best candidate, for the no-answer decision."""

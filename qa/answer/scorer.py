@@ -136,6 +136,11 @@ class Scorer:
                    sentence_ordered_passages=int(data.get("sentence_ordered_passages", 0)),
                    candidate_passages=int(data.get("candidate_passages", CANDIDATE_PASSAGES)), **extra)
 
+    @property
+    def reads_coverage(self) -> bool:
+        """Whether the answerability model reads the near-miss coverage features (else they are not computed)."""
+        return any(f in NEAR_MISS_FEATURES for f in self.answer_features)
+
     def sentence_logits(self, rows: np.ndarray) -> np.ndarray:
         """Scores of a ``(candidates, len(sentence_features))`` matrix."""
         x = np.asarray(rows, dtype=np.float64)

@@ -14,6 +14,7 @@ import numpy as np
 from qa.answer.scorer import (
     ALL_FEATURES,
     ANSWER_FEATURES,
+    NEAR_MISS_FEATURES,
     READER_ANSWER_FEATURES,
     READER_SPAN_FEATURES,
     SCORER_FILE,
@@ -246,7 +247,13 @@ def _coverage(index: Index, question: str) -> dict[str, float]:
     return index.answers.answerability(ranked)
 
 
-def test_near_miss_features_see_a_name_or_number_the_passages_lack(built_index: Index) -> None:
+def test_near_miss_features_see_a_name_or_number_the_passages_lack(built_index: Index, tmp_path: Path) -> None:
+    data = json.loads(SCORER_FILE.read_text(encoding="utf-8"))
+    a = data["answerable"]
+    data["answerable"] = {**a, "features": a["features"] + list(NEAR_MISS_FEATURES), "weights": a["weights"] + [0.0] * 6}
+    (tmp_path / "scorer.json").write_text(json.dumps(data), encoding="utf-8")
+    built_index.use_scorer(tmp_path / "scorer.json")
+    assert built_index.answers.scorer.reads_coverage
     plain = _coverage(built_index, "How long is a day on Mars?")
     assert plain["names_missing"] == plain["names_missing_top"] == 0.0
     swapped = _coverage(built_index, "How long is a day on Neptune?")  # the documents never name Neptune
@@ -255,6 +262,16 @@ def test_near_miss_features_see_a_name_or_number_the_passages_lack(built_index: 
     assert number["numbers_missing"] == 1.0 and number["numbers_missing_top"] == 1.0
     negated = _coverage(built_index, "How long is a day not on Mars?")
     assert negated["negation_mismatch"] == 1.0 and plain["negation_mismatch"] == 0.0
+
+
+def test_a_scorer_that_does_not_read_coverage_does_not_pay_for_it(built_index: Index) -> None:
+    from qa.query import Query
+
+    assert not Scorer.load().reads_coverage  # the shipped scorer, trained before the coverage features
+    hits = built_index.search("How long is a day on Neptune?", k=15)
+    vector = built_index.encode_query("How long is a day on Neptune?").reshape(-1)
+    candidates = built_index.answers.candidates(Query.parse("How long is a day on Neptune?"), vector, hits)
+    assert candidates and not any("names_missing" in c.features for c in candidates)
 
 
 def test_question_names_and_figures() -> None:
