@@ -34,11 +34,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from qa.answer.features import NEGATION  # noqa: E402
 from qa.evaluate import data_dir, load_rows  # noqa: E402
 
 NAME_PATTERN = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 _NUMBER = re.compile(r"\b\d{1,4}\b")
-_NEGATED = re.compile(r"\b(?:not|never|no|without)\b|n't\b", re.I)
 ANTONYMS = {
     "first": "last", "last": "first", "largest": "smallest", "smallest": "largest", "before": "after", "after": "before",
     "highest": "lowest", "lowest": "highest", "most": "least", "least": "most", "earliest": "latest", "latest": "earliest",
@@ -92,7 +92,7 @@ def negated(question: str) -> str | None:
     ("What did Beyoncé release?" -> "What did Beyoncé not release?", "What did the city build?" -> "What did
     the city not build?").
     """
-    if _NEGATED.search(question):
+    if NEGATION.search(question):
         return None
     m = re.search(r"(?<=\w )(?:(is|was|were|are)|(did|does|do|has|had|have|can|could|will|would|should))\s+", question)
     if m is None:

@@ -443,13 +443,12 @@ def main() -> int:
 
     # 4. answerable model over the ranked candidates
     finder = AnswerFinder(index_a.data, scorer)
-    ax, ay, words, trimmed_words, trimmed_right, same_article, near_miss, answer_f1 = [], [], [], [], [], [], [], []
+    ax, ay, words, trimmed_words, trimmed_right, kinds, answer_f1 = [], [], [], [], [], [], []
     for rows in (positives, negatives):
         for r in rows:
             if not r["cands"]:
                 continue
-            same_article.append(r.get("same_article", False))
-            near_miss.append(r.get("near_miss", False))
+            kinds.append("near_miss" if r.get("near_miss") else "same_article" if r.get("same_article") else "other_articles")
             ranked, labels = rank(r, reader_top, reader_weight, reader_passages=args.reader_passages)
             feats = finder.answerability(ranked)
             ax.append([feats[f] for f in answer_features])
@@ -469,8 +468,7 @@ def main() -> int:
     n_pos = sum(1 for r in positives if r["cands"])
     threshold = float(np.quantile(probs[:n_pos], args.false_no_answer))
     negative_probs = probs[n_pos:]
-    kinds = np.array(["near_miss" if n else "same_article" if a else "other_articles"
-                      for a, n in zip(same_article[n_pos:], near_miss[n_pos:])])
+    negative_kinds = np.array(kinds[n_pos:])
     report = {
         "train_articles": 2 * half, "answerable_questions": len(positives), "unanswerable_questions": len(negatives),
         "candidate_passages": passages, "fusion": args.fusion, "folds": args.folds,
@@ -484,13 +482,13 @@ def main() -> int:
         # F1 of the span shown (the reader's where it read the answer sentence, else the span scorer's), no-answers aside
         "answer_f1": round(float(np.mean(answer_f1)), 4),
         "threshold": round(threshold, 4),
-        "no_answer_accuracy": round(float(np.mean(probs[n_pos:] < threshold)), 4),
-        **{f"no_answer_accuracy_{kind}": round(float(np.mean(negative_probs[kinds == kind] < threshold)), 4)
-           for kind in KINDS if (kinds == kind).any()},
+        "no_answer_accuracy": round(float(np.mean(negative_probs < threshold)), 4),
+        **{f"no_answer_accuracy_{kind}": round(float(np.mean(negative_probs[negative_kinds == kind] < threshold)), 4)
+           for kind in KINDS if (negative_kinds == kind).any()},
         "false_no_answer_rate": round(float(np.mean(probs[:n_pos] < threshold)), 4),
         # the trade-off behind --false-no-answer: no-answer accuracy of each kind of unanswerable question at other rates
-        "no_answer_curve": {str(rate): {kind: round(float(np.mean(negative_probs[kinds == kind] < np.quantile(probs[:n_pos], rate))), 4)
-                                        for kind in KINDS if (kinds == kind).any()}
+        "no_answer_curve": {str(rate): {kind: round(float(np.mean(negative_probs[negative_kinds == kind] < np.quantile(probs[:n_pos], rate))), 4)
+                                        for kind in KINDS if (negative_kinds == kind).any()}
                             for rate in (0.02, 0.03, 0.05, 0.07, 0.10)},
     }
     write_json_atomic(args.out, {

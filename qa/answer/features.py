@@ -29,10 +29,13 @@ _ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’»)\]]*$")
 _CAPITALISED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'-]+")
 _WORDS = re.compile(r"\w+")
 _FIGURE = re.compile(r"\d[\d,.]*\d|\d")
-_NEGATION = re.compile(r"\b(?:not|never|no|none|nor|neither|without|cannot)\b|n't\b", re.I)
+NEGATION = re.compile(r"\b(?:not|never|no|none|nor|neither|without|cannot)\b|n't\b", re.I)
 COVERAGE_PASSAGES = 5  # the passages whose words ``names_missing_top`` / ``numbers_missing_top`` look in
 
 QUESTION_TYPES = ("when", "number", "who", "where")
+# What of the question the answer's passage (and title), or all of the top 5, lack: near-miss evidence.
+NEAR_MISS_FEATURES = ("names_missing", "numbers_missing", "words_missing", "negation_mismatch",
+                      "names_missing_top", "numbers_missing_top")
 
 
 @dataclass
@@ -139,7 +142,7 @@ def sentence_candidates(
     # Coverage: are the question's names, numbers and words in the candidate's passage (or its title)? A question
     # that looks answerable but names what the passage does not (a swapped name, a changed year) is a near miss.
     names, numbers = question_names(question), sorted(figures(question))
-    negated = bool(_NEGATION.search(question))
+    negated = bool(NEGATION.search(question))
     top_words: set[str] = set()
     top_figures: set[str] = set()
 
@@ -211,7 +214,7 @@ def sentence_candidates(
                 **covered,
             }
             if coverage:
-                features["negation_mismatch"] = float(negated and not _NEGATION.search(text))
+                features["negation_mismatch"] = float(negated and not NEGATION.search(text))
             out.append(Candidate(hit.doc, start, end, text, hit, rank, features))
     # The question's rarest word in none of the retrieved sentences: the documents likely do not answer it.
     rarest = max(q_weights, key=lambda t: (q_weights[t], t)) if q_weights else None
@@ -264,7 +267,6 @@ def answerability_features(ranked: Sequence[Candidate]) -> dict[str, float]:
             (c.features["reader"] for c in ranked[1:] if "reader" in c.features), default=best.features.get("reader", 0.0)),
         # how sure the reader is of the answer phrase it marks in the answer (0 without a span head)
         "reader_span": best.features.get("reader_span", 0.0),
-        # near misses: what of the question the answer's passage (and title), or all of the top 5, lack
-        **{f: best.features.get(f, 0.0) for f in ("names_missing", "numbers_missing", "words_missing",
-                                                   "negation_mismatch", "names_missing_top", "numbers_missing_top")},
+        # near misses (0 unless the scorer reads them, see ``sentence_candidates``'s ``coverage``)
+        **{f: best.features.get(f, 0.0) for f in NEAR_MISS_FEATURES},
     }

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer.features import QUESTION_TYPES
+from qa.answer.features import NEAR_MISS_FEATURES, QUESTION_TYPES
 from qa.answer.span import SpanModel
 from qa.errors import ModelNotFoundError
 
@@ -36,9 +36,7 @@ ANSWER_FEATURES = ("best_logit", "margin", "best_cosine", "best_overlap", "answe
                    "best_passage_overlap", "answer_passage_overlap", "answer_window_overlap", "rare_missing")
 READER_ANSWER_FEATURES = ("reader_best", "reader_margin")  # used by scorers trained with a reader
 READER_SPAN_FEATURES = ("reader_span",)  # ... with a reader that marks answer spans
-# ... trained with near-miss questions: what of the question the answer's passage, or the top 5, do not hold
-NEAR_MISS_FEATURES = ("names_missing", "numbers_missing", "words_missing", "negation_mismatch",
-                      "names_missing_top", "numbers_missing_top")
+# ... trained with near-miss questions: ``NEAR_MISS_FEATURES`` (qa.answer.features)
 
 
 @dataclass(frozen=True)
