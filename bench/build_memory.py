@@ -59,17 +59,18 @@ class RandomEncoder:
 def child(docs: str, index: str, commit_chars: int | None) -> None:
     import qa.store.update as update
     from qa.index import Index
+    from qa.store.local import LocalBackend
 
     if commit_chars is not None:
         update.COMMIT_CHARS = update.MAX_COMMIT_CHARS = commit_chars
     commits = []
-    real_commit = update.commit
+    real_commit = LocalBackend.commit
 
-    def counting(data, *args):  # type: ignore[no-untyped-def]
+    def counting(self, data, *args):  # type: ignore[no-untyped-def]
         commits.append(len(data.manifest["documents"]))
-        real_commit(data, *args)
+        real_commit(self, data, *args)
 
-    update.commit = counting  # type: ignore[assignment]
+    LocalBackend.commit = counting  # type: ignore[method-assign]
     started = time.perf_counter()
     built = Index.build(docs, index, encoder=RandomEncoder())
     print(json.dumps({"build_s": round(time.perf_counter() - started, 1), "passages": len(built.passages),

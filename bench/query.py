@@ -4,7 +4,7 @@
     .venv/bin/python bench/query.py --sizes 1000 10000       # some sizes
 
 Each size gets a real index folder, written by the index's own code
-(`qa.store.update.commit`: passage file and table, memory-mapped sentence vectors,
+(`qa.store.local.LocalBackend.commit`: passage file and table, memory-mapped sentence vectors,
 FAISS store, BM25 matrix, manifest) and opened with `Index.open` in a fresh
 process, which then answers the questions; so latency and peak RSS are a
 user's (`qa ask` on that index, the chat server before any upload).
@@ -151,7 +151,6 @@ def build(n: int, folder: Path) -> dict:
     from qa.ingest.titles import embedding_input
     from qa.retrieval.dense import FaissStore
     from qa.store.data import IndexData
-    from qa.store.update import commit
 
     started = time.perf_counter()
     base = base_passages()
@@ -179,7 +178,7 @@ def build(n: int, folder: Path) -> dict:
         documents.setdefault(doc, {"sha256": "synthetic", "chars": 0, "passages": []})["passages"].append(pid)
     data.manifest.update(documents=documents, next_id=n)
     data.manifest["settings"]["dim"] = DIM
-    commit(data, folder / "docs", None)
+    data.backend.commit(data, folder / "docs", None)
     stats = {"build_s": round(time.perf_counter() - started, 1), "build_stores_s": round(vectors_s, 1),
              "build_peak_rss_mb": peak_rss_mb(), "index_mb": round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20, 1),
              "build_load": machine_load()}
@@ -264,7 +263,6 @@ def measure(n: int, folder: Path, queries: int) -> dict:
 def update(n: int, folder: Path) -> dict:
     """Replace one document's passages the way ``Index.update`` does (minus embedding: random vectors)."""
     from qa.store.data import IndexData
-    from qa.store.update import commit
     from qa.ingest.titles import embedding_input
     from qa.types import Passage
 
@@ -291,7 +289,7 @@ def update(n: int, folder: Path) -> dict:
     data.manifest["documents"][doc]["passages"] = [p.id for p in new]
     data.manifest["next_id"] = first + len(new)
     changed = time.perf_counter()
-    commit(data, folder / "docs", previous)
+    data.backend.commit(data, folder / "docs", previous)
     done = time.perf_counter()
     return {"update_passages_replaced": len(new), "update_s": round(done - started, 2), "update_open_s": round(opened - started, 2),
             "update_stores_s": round(changed - opened, 2), "update_commit_s": round(done - changed, 2),

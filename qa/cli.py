@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--no-onnx", action="store_true", help="do not export the torch-free query encoder (index/onnx/)")
+    p.add_argument("--workers", metavar="ADDRESS", default=None,
+                   help="embed on a Dask distributed cluster (tcp://SCHEDULER:8786) instead of this machine")
 
     for name, help_text in (("ask", "answer a question with a quoted sentence and its citation"), ("search", "list the passages that best match a question")):
         p = sub.add_parser(name, help=help_text)
@@ -52,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object on the last line")
 
     p = sub.add_parser("status", help="show what the index holds")
-    p.add_argument("--index", default=DEFAULT_INDEX, help=f"index folder (default {DEFAULT_INDEX})")
+    p.add_argument("--index", default=DEFAULT_INDEX, help=INDEX_HELP)
 
     p = sub.add_parser("extract", help="print the text indexed from a file (what citation offsets of PDF, HTML, Markdown and Word files point into)")
     p.add_argument("file", help="a .txt, .md, .html, .pdf or .docx file")
@@ -60,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="start the chat page (same as python app.py)")
     p.add_argument("--docs", default=DEFAULT_DOCS)
-    p.add_argument("--index", default=DEFAULT_INDEX)
+    p.add_argument("--index", default=DEFAULT_INDEX, help=INDEX_HELP)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=_positive_int, default=7860)
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
@@ -68,8 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+INDEX_HELP = f"index folder (default {DEFAULT_INDEX}), or milvus://HOST:PORT/NAME, milvus-lite:///FILE.db/NAME"
+
+
 def _index_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index", default=DEFAULT_INDEX, help=f"index folder (default {DEFAULT_INDEX})")
+    p.add_argument("--index", default=DEFAULT_INDEX, help=INDEX_HELP)
     p.add_argument("--model", default=None, help="sentence-transformers model name or folder (default all-MiniLM-L6-v2, bundled)")
 
 
@@ -113,10 +118,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     from qa.config import Settings
     from qa.index import Index
     from qa.errors import QAError
-    from qa.store.manifest import other_docs_dir, read_manifest
+    from qa.store.backend import open_backend
+    from qa.store.manifest import other_docs_dir
 
     try:
-        manifest: dict[str, Any] | None = read_manifest(args.index)
+        manifest: dict[str, Any] | None = open_backend(args.index).read_manifest()
     except QAError:  # no usable index: a new one is built (or the broken one rebuilt)
         manifest = None
     docs = args.docs
@@ -133,7 +139,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         base = Settings.from_dict(manifest["settings"]) if manifest is not None else Settings()
         settings = base.with_overrides(model=args.model, passage_chars=args.passage_chars, overlap_chars=args.overlap_chars)
     index = Index.build(docs, args.index, settings, rebuild=args.rebuild, progress=not args.quiet, on_report=_print_report)
-    if not args.no_onnx:
+    if not args.no_onnx and index.data.backend.folder is not None:
         from qa.retrieval.encoder import SentenceTransformerEncoder
         from qa.retrieval.onnx_encoder import export_onnx
 
@@ -231,9 +237,9 @@ def _eval_index_dir(docs: str) -> Path:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from qa.store.manifest import read_manifest
+    from qa.store.backend import open_backend
 
-    manifest = read_manifest(args.index)
+    manifest = open_backend(args.index).read_manifest()
     s = manifest["settings"]
     print(f"index:     {args.index}")
     print(f"model:     {s['model']} (dim {s['dim']})")

@@ -31,3 +31,7 @@ class ModelNotFoundError(QAError):
 
 class QuestionError(QAError):
     """The question is empty or otherwise unusable."""
+
+
+class BackendError(QAError):
+    """The index's storage server cannot be reached or refused a request (a Milvus index)."""

@@ -28,6 +28,7 @@ from qa.retrieval.encoder import Encoder, make_encoder
 from qa.retrieval.fusion import DEFAULT_FUSION, Mode
 from qa.retrieval.hybrid import HybridRetriever, check_k
 from qa.retrieval.lexical import BM25Store
+from qa.store.backend import is_remote, open_backend
 from qa.store.data import IndexData
 from qa.store.update import UpdateReport, plan_build, update_index
 from qa.types import Answer, Hit, Passage
@@ -57,24 +58,26 @@ class Index:
         """Load a built index.
 
         Args:
-            index_dir: the folder ``qa index`` wrote.
+            index_dir: the folder ``qa index`` wrote, or a Milvus location
+                (``milvus://host:port/name``, ``milvus-lite:///path/file.db/name``).
             encoder: reuse an already loaded encoder (its name must match the index's model).
             verify: check file hashes (default: only for indexes under 64 MiB).
 
         Raises:
             IndexNotFoundError, IndexMismatchError, IndexCorruptError.
         """
-        data = IndexData.load(folder_path(index_dir, "index_dir"), verify)
+        data = IndexData.load(index_location(index_dir), verify)
         model = data.settings.model
         if encoder is not None and encoder.name != model:
             raise IndexMismatchError(
-                f"index at {data.index_dir} was built with model {model!r}, not {encoder.name!r}: "
+                f"index at {data.location} was built with model {model!r}, not {encoder.name!r}: "
                 f"rebuild it with `qa index --model {encoder.name}`, or query it without --model"
             )
         if encoder is None:
             from qa.retrieval.onnx_encoder import load_query_encoder
 
-            encoder = load_query_encoder(data.index_dir, model) or make_encoder(model)
+            local = data.backend.folder
+            encoder = (load_query_encoder(local, model) if local is not None else None) or make_encoder(model)
         return cls(data, encoder)
 
     @classmethod
@@ -94,11 +97,11 @@ class Index:
         ``settings=None`` keeps an existing index's settings (defaults for a new
         one); settings that differ from the existing index's rebuild everything.
         """
-        index_dir = folder_path(index_dir, "index_dir")
+        index_dir = index_location(index_dir)
         folder_path(docs_dir, "docs_dir")
         if settings is not None and not isinstance(settings, Settings):
             raise TypeError(f"settings must be a qa.Settings, got {type(settings).__name__}")
-        plan = plan_build(index_dir, settings, encoder.name if encoder is not None else None, rebuild)
+        plan = plan_build(open_backend(index_dir), settings, encoder.name if encoder is not None else None, rebuild)
         settings, existing, rebuild_reason = plan.settings, plan.existing, plan.rebuild_because
         encoder = encoder or make_encoder(settings.model)
         index = None
@@ -196,8 +199,14 @@ class Index:
 
     # ------------------------------------------------------------------ info
     @property
-    def index_dir(self) -> Path:
+    def index_dir(self) -> Path | str:
+        """The index folder (a Path), or the Milvus location (a str) of a remote index."""
         return self.data.index_dir
+
+    @property
+    def location(self) -> str:
+        """Where the index lives, as it was given (a folder or a Milvus location)."""
+        return self.data.location
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -216,11 +225,11 @@ class Index:
         return self.data.sentence_vectors
 
     @property
-    def dense(self) -> FaissStore | None:
+    def dense(self) -> FaissStore | Any:
         return self.data.dense
 
     @property
-    def lexical(self) -> BM25Store:
+    def lexical(self) -> BM25Store | Any:
         return self.data.lexical
 
     @property
@@ -235,13 +244,20 @@ class Index:
         """Model, counts and build time, for status displays."""
         manifest = self.data.manifest
         return {
-            "index": str(self.data.index_dir),
+            "index": self.data.location,
             "model": self.settings.model,
             "documents": manifest["counts"]["documents"],
             "passages": manifest["counts"]["passages"],
             "updated": manifest["updated"],
             "docs_dir": manifest.get("docs_dir"),
         }
+
+
+def index_location(value: Any) -> Path | str:
+    """A folder path, or a ``milvus://`` / ``milvus-lite://`` location kept as text (TypeError otherwise)."""
+    if is_remote(value):
+        return str(value)
+    return folder_path(value, "index_dir")
 
 
 def folder_path(value: Any, name: str) -> Path:

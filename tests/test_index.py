@@ -24,6 +24,8 @@ from qa.store.update import UpdateReport
 from qa.store.manifest import FORMAT_VERSION, MANIFEST
 from qa.query import Query
 from qa.store.data import IndexData
+from qa.store import local
+from qa.store.local import LocalBackend
 from qa.textutil import matching_tokens, tokenize
 
 QUESTIONS = [
@@ -468,7 +470,7 @@ def test_crash_before_the_manifest_is_replaced_keeps_the_old_index(
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("simulated crash after the data files were written")
 
-    monkeypatch.setattr(update, "commit_manifest", crash)
+    monkeypatch.setattr(local, "commit_manifest", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
         Index.build(docs_dir, index_dir, encoder=HashEncoder())
     monkeypatch.undo()
@@ -538,7 +540,7 @@ def test_retry_after_a_failed_update_on_the_same_object_writes_the_changes(
     def disk_full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(update, "commit_manifest", disk_full)
+    monkeypatch.setattr(local, "commit_manifest", disk_full)
     with pytest.raises(OSError):
         built_index.update(docs_dir)
     monkeypatch.undo()
@@ -569,13 +571,13 @@ def test_a_build_in_several_commits_equals_a_build_in_one(
 ) -> None:
     monkeypatch.setattr(update, "COMMIT_CHARS", 1)  # one document per commit
     commits: list[int] = []
-    real_commit = update.commit
+    real_commit = LocalBackend.commit
 
-    def counting_commit(data: IndexData, *args: object) -> None:
+    def counting_commit(self: LocalBackend, data: IndexData, *args: object) -> None:
         commits.append(len(data.manifest["documents"]))
-        real_commit(data, *args)  # type: ignore[arg-type]
+        real_commit(self, data, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(update, "commit", counting_commit)
+    monkeypatch.setattr(LocalBackend, "commit", counting_commit)
     index, report = build(docs_dir, tmp_path / "batched")
     assert commits == [1, 2, 3, 4], "each commit adds one more document"
     assert report.added == sorted(DOCS) and report.passages_embedded == len(index.passages)

@@ -27,6 +27,7 @@ import gradio as gr  # noqa: E402
 
 from qa import Index, IndexNotFoundError, QAError  # noqa: E402
 from qa.ingest.folder import SUPPORTED_SUFFIXES  # noqa: E402
+from qa.index import index_location  # noqa: E402
 from qa.store.manifest import other_docs_dir  # noqa: E402
 from qa.app.render import FOLLOW_UP_NOTE, MODES, escape, example_questions, reply_html, reply_text, status_markdown  # noqa: E402
 from qa.app.auth import AUTH_ENV, checker, load_users  # noqa: E402
@@ -85,11 +86,11 @@ def load_index(docs: str | Path, index_dir: str | Path) -> Index:
         QAError: no index and nothing to build it from, or the index was built
             from another documents folder (so an update would drop its documents).
     """
-    docs, index_dir = Path(docs), Path(index_dir)
+    docs, index_dir = Path(docs), index_location(index_dir)
     try:
         existing = Index.open(index_dir)
     except IndexNotFoundError:
-        print(f"No index in {index_dir}/: building it from {docs}/ (the model loads first, about 10 s)…", flush=True)
+        print(f"No index in {index_dir}: building it from {docs}/ (the model loads first, about 10 s)…", flush=True)
         return Index.build(docs, index_dir, progress=False, on_report=_print_report)
     built_from = other_docs_dir(existing.manifest, docs)
     if built_from:

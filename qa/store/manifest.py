@@ -43,17 +43,27 @@ def read_manifest(index_dir: str | Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IndexCorruptError(f"{path} is unreadable ({exc}); rebuild with `qa index --rebuild`") from None
+    return check_manifest(manifest, str(path), str(index_dir), LOCAL_FILES)
+
+
+def check_manifest(manifest: Any, where: str, index: str, data_files: frozenset[str]) -> dict[str, Any]:
+    """``manifest`` (parsed JSON read from ``where``, of the index at ``index``) if it is one this docqa reads.
+
+    Raises:
+        IndexMismatchError: another format version.
+        IndexCorruptError: missing fields or values of the wrong type.
+    """
     if not isinstance(manifest, dict) or "format" not in manifest:
-        raise IndexCorruptError(f"{path} is not a docqa manifest; rebuild with `qa index --rebuild`")
+        raise IndexCorruptError(f"{where} is not a docqa manifest; rebuild with `qa index --rebuild`")
     for key in ("settings", "documents", "files", "checksums", "next_id"):  # every format has these
         if key not in manifest:
-            raise IndexCorruptError(f"{path} lacks {key!r}; rebuild with `qa index --rebuild`")
+            raise IndexCorruptError(f"{where} lacks {key!r}; rebuild with `qa index --rebuild`")
     if manifest["format"] != FORMAT_VERSION:
         raise IndexMismatchError(
-            f"index at {index_dir} has format version {manifest['format']!r}, this docqa reads version "
+            f"index at {index} has format version {manifest['format']!r}, this docqa reads version "
             f"{FORMAT_VERSION}: rebuild it with `qa index --rebuild`"
         )
-    _check_shape(manifest, path)
+    check_shape(manifest, where, data_files)
     return manifest
 
 
@@ -69,8 +79,15 @@ def other_docs_dir(manifest: dict[str, Any], docs: str | Path) -> str | None:
     return None
 
 
-def _check_shape(manifest: dict[str, Any], path: Path) -> None:
-    """Every value the code reads has the type it expects, and file names stay inside the index folder."""
+LOCAL_FILES = frozenset({"passages", "passage_table", "vectors", "lexical", "sentences"})
+
+
+def check_shape(manifest: dict[str, Any], path: str, data_files: frozenset[str]) -> None:
+    """Every value the code reads has the type it expects, and file names stay inside the index folder.
+
+    ``data_files`` are the names ``files`` must give once anything is committed
+    (a folder's files, or a Milvus index's collections).
+    """
     def bad(what: str) -> IndexCorruptError:
         return IndexCorruptError(f"{path} has a wrong {what}; rebuild with `qa index --rebuild`")
 
@@ -104,7 +121,7 @@ def _check_shape(manifest: dict[str, Any], path: Path) -> None:
     files = manifest["files"]
     if not isinstance(files, dict) or not all(isinstance(k, str) and plain_name(v) for k, v in files.items()):
         raise bad("'files'")
-    if files and not {"passages", "passage_table", "vectors", "lexical", "sentences"} <= set(files):
+    if files and not data_files <= set(files):
         raise bad("'files' (a data file is not named)")
     checksums = manifest["checksums"]
     if not isinstance(checksums, dict) or not all(

@@ -1,35 +1,32 @@
 """The incremental update: find what changed in the documents folder, embed only that, commit.
 
-A commit writes a new generation of files and then replaces the manifest
-(the atomic step), so a reader, or a crash, sees the old index or the new
-one, never half of each. One writer at a time holds the folder's lock.
+The index's backend commits the new state so that a reader, or a crash,
+sees the old index or the new one (a folder: a new generation of files,
+then the manifest is replaced; Milvus: see ``qa.store.milvus``). One writer
+at a time holds the backend's lock.
 """
 
 from __future__ import annotations
 
-import fcntl
-import secrets
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
-from qa import __version__
 from qa.config import Settings
 from qa.errors import DocumentsError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from qa.ingest.chunking import chunk_document
 from qa.ingest.folder import IngestResult, Skipped, read_folder
 from qa.ingest.formats import SUFFIXES
 from qa.ingest.titles import document_title, embedding_input
-from qa.retrieval.dense import FaissStore
 from qa.retrieval.encoder import Encoder, encode_with_sentences, make_encoder
-from qa.store.data import IndexData, now
-from qa.store.manifest import checksums_for, commit_manifest, read_manifest
-from qa.store.passages import read_passages, read_sentence_vectors, write_passages, write_sentence_vectors
+from qa.store.data import IndexData
 from qa.types import Document, Passage
+
+if TYPE_CHECKING:
+    from qa.store.backend import Backend
 
 
 @dataclass
@@ -106,18 +103,6 @@ def classify(ingest: IngestResult, known: dict[str, Any]) -> UpdateReport:
     return report
 
 
-@contextmanager
-def writer_lock(index_dir: Path) -> Iterator[None]:
-    """One writer at a time per index folder (readers never wait)."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 @dataclass(frozen=True)
 class BuildPlan:
     """What ``Index.build`` does: the settings to build with, the manifest on disk (None if unusable), and
@@ -128,7 +113,7 @@ class BuildPlan:
     rebuild_because: str | None
 
 
-def plan_build(index_dir: Path, settings: Settings | None, model: str | None, rebuild: bool) -> BuildPlan:
+def plan_build(backend: Backend, settings: Settings | None, model: str | None, rebuild: bool) -> BuildPlan:
     """Compare the wanted settings (``None``: keep the index's; ``model``: a given encoder's) with the index on disk.
 
     Raises:
@@ -137,7 +122,7 @@ def plan_build(index_dir: Path, settings: Settings | None, model: str | None, re
     existing: dict[str, Any] | None = None
     because: str | None = None
     try:
-        existing = read_manifest(index_dir)
+        existing = backend.read_manifest()
     except IndexNotFoundError:
         pass
     except (IndexMismatchError, IndexCorruptError) as exc:
@@ -170,8 +155,8 @@ def update_index(
 ) -> UpdateReport:
     """Re-embed only added or changed documents (by content hash); drop removed ones.
 
-    Nothing is written when nothing changed. The new state becomes visible on
-    disk atomically, when the manifest is replaced; ``previous`` is the manifest
+    Nothing is written when nothing changed. The new state becomes visible
+    when the backend publishes its manifest; ``previous`` is the manifest
     whose files may be deleted then (default: ``data``'s own). After a failure
     ``data`` is what is on disk again.
 
@@ -195,16 +180,16 @@ def update_index(
         return report
     docs = {d.id: d for d in ingest.documents}
     previous = previous if previous is not None else data.manifest
-    with writer_lock(data.index_dir):
+    with data.backend.writer_lock():
         try:
             removed = report.removed
             for batch in commit_batches([docs[d] for d in report.added + report.changed], indexed_chars(data)):
                 report.passages_embedded += apply_changes(data, batch, removed, encoder, progress)
-                commit(data, Path(docs_dir), previous)
+                data.backend.commit(data, Path(docs_dir), previous)
                 removed = []
             if removed or not data.manifest["files"]:  # only removals, or a first build of empty files
                 apply_changes(data, [], removed, encoder, progress)
-                commit(data, Path(docs_dir), previous)
+                data.backend.commit(data, Path(docs_dir), previous)
         except BaseException:
             reset_to_disk(data)  # the in-memory state must match what is on disk again
             raise
@@ -221,11 +206,11 @@ def reset_to_disk(data: IndexData) -> None:
     """After a failed update: reload the committed index (or an empty one with the same settings)."""
     settings = data.settings
     try:
-        fresh = IndexData.load(data.index_dir)
+        fresh = data.backend.load()
     except Exception:  # noqa: BLE001 - nothing usable committed yet
-        fresh = IndexData.empty(data.index_dir, settings)
+        fresh = data.backend.empty(settings)
     if fresh.settings != settings:
-        fresh = IndexData.empty(data.index_dir, settings)
+        fresh = data.backend.empty(settings)
     data.replace_with(fresh)
 
 
@@ -249,7 +234,7 @@ def apply_changes(data: IndexData, todo: list[Document], removed: list[str], enc
     else:
         vectors, sentence_vectors = None, []
     if data.dense is None:
-        data.dense = FaissStore(encoder.dim)
+        data.dense = data.backend.new_vector_store(encoder.dim)
     known = data.manifest["documents"]
     stale = [pid for d in [doc.id for doc in todo if doc.id in known] + removed for pid in known[d]["passages"]]
     data.dense.remove(stale)
@@ -273,31 +258,3 @@ def apply_changes(data: IndexData, todo: list[Document], removed: list[str], enc
     data.manifest["next_id"] = next_id
     data.manifest["settings"]["dim"] = data.dense.dim
     return len(new_passages)
-
-
-def commit(data: IndexData, docs_dir: Path, previous: dict[str, Any] | None) -> None:
-    """Write ``data`` as a new generation of files, then switch the manifest to them (the atomic step)."""
-    gen = f"{int(time.time())}-{secrets.token_hex(3)}"
-    files = {"passages": f"passages-{gen}.jsonl", "passage_table": f"passages-{gen}.table.npy", "vectors": f"vectors-{gen}.faiss",
-             "lexical": f"lexical-{gen}", "sentences": f"sentences-{gen}.npy"}
-    index_dir = data.index_dir
-    assert data.dense is not None  # apply_changes made it
-    index_dir.mkdir(parents=True, exist_ok=True)
-    write_passages(index_dir / files["passages"], data.passages, index_dir / files["passage_table"])
-    write_sentence_vectors(index_dir / files["sentences"], data.passages, data.sentence_vectors, data.dense.dim)
-    data.dense.save(index_dir / files["vectors"])
-    data.lexical.save(index_dir / files["lexical"])
-    # From now on passages and sentence vectors are read from the new files, not held in memory.
-    data.passages = read_passages(index_dir / files["passages"], index_dir / files["passage_table"])
-    data.sentence_vectors = read_sentence_vectors(index_dir / files["sentences"], data.passages, data.dense.dim)
-    manifest = dict(data.manifest)
-    manifest.update(
-        qa_version=__version__,
-        updated=now(),
-        docs_dir=str(docs_dir.resolve()),
-        counts={"documents": len(manifest["documents"]), "passages": len(data.passages)},
-        files=files,
-        checksums=checksums_for(index_dir, list(files.values())),
-    )
-    commit_manifest(index_dir, manifest, previous)
-    data.manifest = manifest
