@@ -22,6 +22,7 @@ from qa.answer.reader import Reader, Reading, load_reader, with_context
 from qa.answer.scorer import Scorer
 from qa.answer.span import find_span
 from qa.query import Query
+from qa.retrieval.hybrid import prefetch
 from qa.types import Answer, Citation, Hit, Passage
 
 
@@ -68,6 +69,8 @@ class AnswerFinder:
             read = reader_choice(scored, self.scorer.reader_top, self.scorer.reader_passages)
             head = [scored[i] for i in read]
             passages = self.corpus.passages if reader.context else None
+            if passages is not None:
+                prefetch(passages, [c.hit.passage.id - 1 for c in head])  # the sentences before them
             texts = [reader_input(c, passages, self.corpus.title(c.doc)) for c in head]
             reading = reader.read(query.text, texts, [len(c.text) for c in head])
             mark_reader_spans(head, reading)

@@ -7,7 +7,7 @@ sentence holding most of the question's words, weighted by rarity.
 
 from __future__ import annotations
 
-from typing import Mapping, Protocol
+from typing import Any, Iterable, Mapping, Protocol
 
 import numpy as np
 
@@ -17,6 +17,26 @@ from qa.textutil import idf_weights, tokenize
 from qa.types import Hit, Passage
 
 SENTENCE_WORD_CACHE = 50_000  # passages whose sentences' words are kept between questions (about 1 KB each)
+
+
+def read_many(mapping: Mapping[int, Any], ids: Iterable[int]) -> dict[int, Any]:
+    """``mapping``'s values for ``ids`` (those it holds), in one batched read when it is remote (``get_many``)."""
+    get_many = getattr(mapping, "get_many", None)
+    if get_many is not None:
+        return get_many(ids)
+    out = {}
+    for pid in ids:
+        value = mapping.get(pid)
+        if value is not None:
+            out[pid] = value
+    return out
+
+
+def prefetch(mapping: Mapping[int, Any], ids: Iterable[int]) -> None:
+    """Read ``ids`` ahead in one batch when ``mapping`` is remote (later reads hit its cache); nothing for a folder."""
+    get_many = getattr(mapping, "get_many", None)
+    if get_many is not None:
+        get_many(ids)
 
 
 def check_k(k: object) -> None:
@@ -70,8 +90,9 @@ class HybridRetriever:
             fused = self._fuse(query, query_vector, dense_ranked, sparse_ranked, fusion)
         dense_rank = {pid: r for r, (pid, _) in enumerate(dense_ranked, 1)}
         sparse_rank = {pid: r for r, (pid, _) in enumerate(sparse_ranked, 1)}
+        passages = read_many(self.data.passages, [pid for pid, _ in fused[:k]])
         return [
-            Hit(self.data.passages[pid], float(score), dense_rank.get(pid), sparse_rank.get(pid))
+            Hit(passages[pid], float(score), dense_rank.get(pid), sparse_rank.get(pid))
             for pid, score in fused[:k]
         ]
 
@@ -93,8 +114,8 @@ class HybridRetriever:
         """Each passage's highest sentence cosine with the question (passages without sentence vectors are left out)."""
         if query_vector is None:
             return {}
-        blocks = {pid: self.data.sentence_vectors.get(pid) for pid in sorted(ids)}
-        blocks = {pid: v for pid, v in blocks.items() if v is not None and len(v)}
+        found = read_many(self.data.sentence_vectors, sorted(ids))
+        blocks = {pid: found[pid] for pid in sorted(found) if len(found[pid])}
         if not blocks:
             return {}
         cosines = np.concatenate(list(blocks.values())).astype(np.float32) @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
@@ -108,6 +129,7 @@ class HybridRetriever:
         if not total or not ids:
             return {}
         order = sorted(ids)
+        prefetch(self.data.passages, [pid for pid in order if pid not in self._sentence_words])
         parts = [self.words_of_sentences(pid) for pid in order]
         counts = np.array([n for _, _, n in parts], dtype=np.int64)
         first = np.concatenate([[0], np.cumsum(counts)[:-1]])

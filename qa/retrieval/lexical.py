@@ -57,9 +57,13 @@ class BM25Store:
         return len(self._ids) - len(self._removed) + len(self._added)
 
     def add(self, ids: Sequence[int], texts: Sequence[str]) -> None:
+        self.add_tokens(ids, [tokenize(text) for text in texts])
+
+    def add_tokens(self, ids: Sequence[int], token_lists: Sequence[Sequence[str]]) -> None:
+        """Add passages already tokenised by ``textutil.tokenize`` (e.g. read back from a remote index)."""
         vocab = self._vocab
-        for pid, text in zip(ids, texts, strict=True):
-            token_ids = [vocab.setdefault(t, len(vocab)) for t in tokenize(text)]
+        for pid, tokens in zip(ids, token_lists, strict=True):
+            token_ids = [vocab.setdefault(t, len(vocab)) for t in tokens]
             self.remove([pid])  # adding an id again replaces it
             self._added[int(pid)] = np.asarray(token_ids, dtype=np.int32)
         self._fresh = False
