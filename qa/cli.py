@@ -138,13 +138,19 @@ def cmd_index(args: argparse.Namespace) -> int:
     if args.model or args.passage_chars or args.overlap_chars is not None:
         base = Settings.from_dict(manifest["settings"]) if manifest is not None else Settings()
         settings = base.with_overrides(model=args.model, passage_chars=args.passage_chars, overlap_chars=args.overlap_chars)
-    index = Index.build(docs, args.index, settings, rebuild=args.rebuild, progress=not args.quiet, on_report=_print_report)
+    index = Index.build(docs, args.index, settings, rebuild=args.rebuild, progress=not args.quiet, on_report=_print_report,
+                        workers=args.workers)
     if not args.no_onnx and index.data.backend.folder is not None:
         from qa.retrieval.encoder import SentenceTransformerEncoder
         from qa.retrieval.onnx_encoder import export_onnx
 
-        if isinstance(index.encoder, SentenceTransformerEncoder):
-            print(export_onnx(index.encoder, args.index))
+        encoder = index.encoder
+        if getattr(encoder, "address", None):  # embedded on a Dask cluster: export from a local copy of the model
+            from qa.retrieval.encoder import make_encoder
+
+            encoder = make_encoder(encoder.name)
+        if isinstance(encoder, SentenceTransformerEncoder):
+            print(export_onnx(encoder, args.index))
     return 0
 
 

@@ -35,3 +35,7 @@ class QuestionError(QAError):
 
 class BackendError(QAError):
     """The index's storage server cannot be reached or refused a request (a Milvus index)."""
+
+
+class ClusterError(QAError):
+    """The Dask cluster given with --workers cannot be reached or failed a task."""

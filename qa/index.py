@@ -91,11 +91,14 @@ class Index:
         rebuild: bool = False,
         progress: bool = False,
         on_report: Callable[[UpdateReport], None] | None = None,
+        workers: str | None = None,
     ) -> Index:
         """Create the index, or bring an existing one up to date with ``docs_dir``.
 
         ``settings=None`` keeps an existing index's settings (defaults for a new
         one); settings that differ from the existing index's rebuild everything.
+        ``workers``: a Dask scheduler address (``tcp://host:8786``) to embed on
+        its workers instead of here (see ``qa.retrieval.distributed``).
         """
         index_dir = index_location(index_dir)
         folder_path(docs_dir, "docs_dir")
@@ -103,6 +106,12 @@ class Index:
             raise TypeError(f"settings must be a qa.Settings, got {type(settings).__name__}")
         plan = plan_build(open_backend(index_dir), settings, encoder.name if encoder is not None else None, rebuild)
         settings, existing, rebuild_reason = plan.settings, plan.existing, plan.rebuild_because
+        if workers is not None:
+            from qa.retrieval.distributed import DaskEncoder
+
+            if not isinstance(workers, str) or not workers:
+                raise TypeError(f"workers must be a Dask scheduler address such as 'tcp://host:8786', got {workers!r}")
+            encoder = DaskEncoder(settings.model, workers)
         encoder = encoder or make_encoder(settings.model)
         index = None
         if existing is not None and rebuild_reason is None:

@@ -92,7 +92,7 @@ def descendants(pid: int) -> list[int]:
 
 
 def stop(process: subprocess.Popen) -> None:
-    """Stop the server, the binary it started and its etcd: SIGTERM, then SIGKILL after 30 s."""
+    """Stop the server, the binary it started and its etcd: SIGTERM, then SIGKILL after 10 s."""
     import os
     import signal
 
@@ -103,7 +103,7 @@ def stop(process: subprocess.Popen) -> None:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 pass
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() and _alive(pid) for pid in pids):
             if process.poll() is not None and not any(_alive(pid) for pid in pids if pid != process.pid):
                 break
