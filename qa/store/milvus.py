@@ -2,9 +2,13 @@
 
 Locations: ``milvus://host:port/name`` (a Milvus server) and
 ``milvus-lite:///path/to/file.db/name`` (Milvus Lite, an embedded file).
-A ``?consistency=Strong`` (or Session, Bounded, Eventually) suffix sets how
-fresh searches must be; the default is Bounded (Milvus's own: a search may
-miss writes of the last few seconds, and costs no wait for them).
+Options after ``?``, joined by ``&``: ``consistency=Strong`` (or Session,
+Bounded, Eventually) sets how fresh searches must be; the default is Bounded
+(Milvus's own: a search may miss writes of the last few seconds, and costs no
+wait for them). ``index=HNSW`` (or IVF_FLAT; default FLAT, exact, as the
+folder's store below 50k passages) picks the passage vectors' index,
+``shards=N`` and ``replicas=N`` how new collections are sharded and how many
+query-node replicas load them (servers only; see docs/scale.md).
 
 An index called ``name`` is a few collections:
 
@@ -64,6 +68,13 @@ from qa.types import Passage
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}$")
 CONSISTENCY = ("Strong", "Session", "Bounded", "Eventually")
+# Index of the passage vectors and how it is searched. FLAT is exact; the approximate ones are for corpora
+# far past the folder's 50k exact limit (their recall on docqa's vectors is not measured yet).
+VECTOR_INDEXES = {
+    "FLAT": ({}, {}),
+    "HNSW": ({"M": 16, "efConstruction": 200}, {"ef": 128}),
+    "IVF_FLAT": ({"nlist": 4096}, {"nprobe": 64}),
+}
 FILES = frozenset({"passages", "sentences"})
 SENTENCE_SLOTS = 4096  # sentence vector row id = passage id * SENTENCE_SLOTS + sentence number
 MAX_TEXT = 65_535  # Milvus VARCHAR limit (bytes)
@@ -85,18 +96,33 @@ class MilvusLocation:
     name: str
     lite: bool
     consistency: str = "Bounded"
+    vector_index: str = "FLAT"
+    shards: int | None = None
+    replicas: int | None = None
 
     @classmethod
     def parse(cls, text: str) -> MilvusLocation:
         """Raises ValueError with the expected shapes when ``text`` is not one."""
         shapes = "milvus://HOST:PORT/NAME or milvus-lite:///PATH/FILE.db/NAME"
         body, _, query = text.partition("?")
-        consistency = "Bounded"
-        if query:
-            key, _, value = query.partition("=")
-            if key != "consistency" or value.capitalize() not in CONSISTENCY:
-                raise ValueError(f"unknown option {query!r} in {text!r}: only ?consistency={'|'.join(CONSISTENCY)}")
-            consistency = value.capitalize()
+        options: dict[str, str] = {}
+        for item in query.split("&") if query else []:
+            key, _, value = item.partition("=")
+            if key not in ("consistency", "index", "shards", "replicas") or not value or key in options:
+                raise ValueError(f"unknown option {item!r} in {text!r}: options are consistency, index, shards, replicas")
+            options[key] = value
+        consistency = options.get("consistency", "Bounded").capitalize()
+        if consistency not in CONSISTENCY:
+            raise ValueError(f"consistency in {text!r} must be one of {', '.join(CONSISTENCY)}")
+        vector_index = options.get("index", "FLAT").upper()
+        if vector_index not in VECTOR_INDEXES:
+            raise ValueError(f"index in {text!r} must be one of {', '.join(VECTOR_INDEXES)}")
+        counts = {}
+        for key in ("shards", "replicas"):
+            if key in options:
+                if not options[key].isdigit() or int(options[key]) < 1:
+                    raise ValueError(f"{key} in {text!r} must be a whole number >= 1")
+                counts[key] = int(options[key])
         if body.startswith("milvus-lite://"):
             file, _, name = body[len("milvus-lite://"):].rpartition("/")
             if not file.endswith(".db"):
@@ -113,7 +139,7 @@ class MilvusLocation:
         if not NAME.match(name) or "__" in name:
             raise ValueError(f"index name {name!r} in {text!r} must be letters, digits and single underscores, "
                              "starting with a letter (Milvus collection names)")
-        return cls(text, uri, name, lite, consistency)
+        return cls(text, uri, name, lite, consistency, vector_index, counts.get("shards"), counts.get("replicas"))
 
 
 class MilvusBackend:
@@ -341,13 +367,20 @@ class MilvusBackend:
         schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)  # Milvus 2.3 wants a vector field in every collection
         self._create(self.meta, schema, "v", "FLAT", "IP")
 
-    def _create(self, name: str, schema: Any, vector_field: str, index_type: str, metric: str, extra: Callable[[Any], None] | None = None) -> None:
+    def _create(self, name: str, schema: Any, vector_field: str, index_type: str, metric: str,
+                extra: Callable[[Any], None] | None = None, index_params: dict[str, Any] | None = None) -> None:
         params = self.client.prepare_index_params()
-        params.add_index(field_name=vector_field, index_type=index_type, metric_type=metric)
+        params.add_index(field_name=vector_field, index_type=index_type, metric_type=metric, params=index_params or {})
         if extra is not None:
             extra(params)
+        options: dict[str, Any] = {}
+        if self.where.shards and not self.where.lite:
+            options["num_shards"] = self.where.shards
         self.call(f"create collection {name}", "create_collection", name, schema=schema, index_params=params,
-                  consistency_level="Bounded")
+                  consistency_level="Bounded", **options)
+        if self.where.replicas and not self.where.lite:
+            self.call(f"load collection {name}", "release_collection", name)
+            self.call(f"load collection {name}", "load_collection", name, replica_number=self.where.replicas)
 
     def _create_collections(self, dim: int) -> dict[str, str]:
         from pymilvus import DataType, Function, FunctionType
@@ -374,7 +407,8 @@ class MilvusBackend:
             params.add_index(field_name="bm25", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                              params={"bm25_k1": K1, "bm25_b": 0.75})
 
-        self._create(files["passages"], schema, "vector", "FLAT", "IP", bm25_index if full_text else None)
+        kind = self.where.vector_index
+        self._create(files["passages"], schema, "vector", kind, "IP", bm25_index if full_text else None, VECTOR_INDEXES[kind][0])
         schema = self.client.create_schema(auto_id=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
         schema.add_field("pid", DataType.INT64)
@@ -416,9 +450,9 @@ class MilvusBackend:
             if len(p.sentences) >= SENTENCE_SLOTS:
                 raise BackendError(f"passage {pid} of {p.doc} has {len(p.sentences)} sentences (at most {SENTENCE_SLOTS - 1})")
             batch.append({"id": pid, "doc": p.doc[:4000], "row": row, "tokens": text,
-                          "vector": np.asarray(vectors[pid], dtype=np.float32).tolist()})
+                          "vector": np.asarray(vectors[pid], dtype=np.float32)})
             block = np.asarray(sentence_vectors.get(pid, np.zeros((0, 0))), dtype=np.float32)
-            sentence_batch += [{"id": pid * SENTENCE_SLOTS + j, "pid": pid, "vector": v.tolist()} for j, v in enumerate(block)]
+            sentence_batch += [{"id": pid * SENTENCE_SLOTS + j, "pid": pid, "vector": v} for j, v in enumerate(block)]
             if len(batch) >= WRITE_BATCH:
                 self.call("insert passages", "insert", files["passages"], batch)
                 batch = []
@@ -605,6 +639,10 @@ class MilvusVectors:
     def __len__(self) -> int:
         return self._count
 
+    @property
+    def kind(self) -> str:
+        return f"milvus-{self._backend.where.vector_index.lower()}"
+
     def add(self, ids: Sequence[int], vectors: np.ndarray) -> None:
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[1] != self.dim or len(ids) != len(vectors):
@@ -626,7 +664,8 @@ class MilvusVectors:
             return [[] for _ in range(len(queries))]
         results = self._backend.call(
             "search vectors", "search", self._collection, data=np.asarray(queries, dtype=np.float32).tolist(),
-            anns_field="vector", limit=min(k, MAX_SEARCH), search_params={"metric_type": "IP"}, output_fields=[],
+            anns_field="vector", limit=min(k, MAX_SEARCH), output_fields=[],
+            search_params={"metric_type": "IP", "params": VECTOR_INDEXES[self._backend.where.vector_index][1]},
             filter=f"id < {self._below}", consistency_level=self._backend.reads())
         return [sorted(((int(h["id"]), float(h["distance"])) for h in hits if self._known(int(h["id"]))),
                        key=lambda r: (-r[1], r[0])) for hits in results]
@@ -671,10 +710,11 @@ class MilvusLexical:
             return []
         results = self._backend.call(
             "search BM25", "search", self._collection, data=[" ".join(tokens)], anns_field="bm25",
-            limit=min(k, MAX_SEARCH), search_params={"metric_type": "BM25"}, output_fields=[],
+            # twice as many: of the passages tied at the cut, keep the lowest ids, as BM25Store does
+            limit=min(2 * k, MAX_SEARCH), search_params={"metric_type": "BM25"}, output_fields=[],
             filter=f"id < {self._below}", consistency_level=self._backend.reads())
         hits = [(int(h["id"]), float(h["distance"]) / (K1 + 1)) for h in results[0] if self._known(int(h["id"]))]
-        return sorted((h for h in hits if h[1] > 0), key=lambda r: (-round(r[1], 5), r[0]))
+        return sorted((h for h in hits if h[1] > 0), key=lambda r: (-round(r[1], 5), r[0]))[:k]
 
     def idf(self, token: str) -> float:
         if not self._count:
