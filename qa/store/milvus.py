@@ -173,6 +173,10 @@ class MilvusBackend:
                 try:
                     self._client = MilvusClient(uri=self.where.uri, timeout=CONNECT_TIMEOUT)
                 except Exception as exc:  # noqa: BLE001 - grpc, milvus_lite and pymilvus errors all mean: not reachable
+                    if self.where.lite:
+                        raise BackendError(f"cannot open Milvus Lite file {self.where.uri} ({_first_line(exc)}): Milvus Lite "
+                                           "serves one process at a time, so stop the other program using it (a chat, "
+                                           "another qa), or use a Milvus server") from None
                     raise BackendError(f"cannot reach Milvus at {self.location}: {_first_line(exc)}") from None
         return self._client
 
@@ -251,7 +255,8 @@ class MilvusBackend:
         return self._data(new_manifest(settings))
 
     def writer_lock(self) -> ContextManager[None]:
-        """Milvus Lite: a lock file beside the database (one process may open it); a server: nothing (one writer, documented)."""
+        """Milvus Lite: a lock file beside the database (Milvus Lite itself lets one process open it);
+        a server: nothing (one writer, documented)."""
         return _file_lock(Path(self.where.uri + ".lock")) if self.where.lite else nullcontext()
 
     def new_vector_store(self, dim: int) -> MilvusVectors:

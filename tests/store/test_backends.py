@@ -263,3 +263,14 @@ def test_a_sharded_hnsw_index_on_the_server_finds_the_same_passages(server: str,
     assert remote.dense.kind == "milvus-hnsw"
     # 147 passages: HNSW at ef 128 visits them all, so it is exact here (its recall at scale is not measured yet)
     assert passages_only(snapshot(remote, QUESTIONS[:6])) == passages_only(snapshot(local, QUESTIONS[:6]))
+
+
+def test_a_milvus_lite_file_another_process_holds_is_one_clear_message(tmp_path: Path) -> None:
+    import subprocess
+
+    docs = write_docs(tmp_path / "docs", DOCS)
+    where = f"milvus-lite://{tmp_path}/held.db/docs"
+    build(docs, where)  # this process now holds the file
+    done = subprocess.run([sys.executable, "-m", "qa", "status", "--index", where], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "Milvus Lite serves one process at a time" in done.stderr and "Traceback" not in done.stderr
