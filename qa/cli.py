@@ -140,9 +140,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         settings = base.with_overrides(model=args.model, passage_chars=args.passage_chars, overlap_chars=args.overlap_chars)
     index = Index.build(docs, args.index, settings, rebuild=args.rebuild, progress=not args.quiet, on_report=_print_report,
                         workers=args.workers)
-    if not args.no_onnx and index.data.backend.folder is not None:
+    if not args.no_onnx:
         from qa.retrieval.encoder import SentenceTransformerEncoder
-        from qa.retrieval.onnx_encoder import export_onnx
+        from qa.retrieval.onnx_encoder import cache_folder, export_onnx
 
         encoder = index.encoder
         if getattr(encoder, "address", None):  # embedded on a Dask cluster: export from a local copy of the model
@@ -150,7 +150,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
             encoder = make_encoder(encoder.name)
         if isinstance(encoder, SentenceTransformerEncoder):
-            print(export_onnx(encoder, args.index))
+            folder = index.data.backend.folder or cache_folder(encoder.name)  # a Milvus index: this machine's cache
+            print(export_onnx(encoder, folder))
     return 0
 
 

@@ -76,8 +76,10 @@ class Index:
         if encoder is None:
             from qa.retrieval.onnx_encoder import load_query_encoder
 
-            local = data.backend.folder
-            encoder = (load_query_encoder(local, model) if local is not None else None) or make_encoder(model)
+            from qa.retrieval.onnx_encoder import cache_folder
+
+            folder = data.backend.folder if data.backend.folder is not None else cache_folder(model)
+            encoder = load_query_encoder(folder, model) or make_encoder(model)
         return cls(data, encoder)
 
     @classmethod

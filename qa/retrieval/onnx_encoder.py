@@ -3,7 +3,8 @@
 ``import sentence_transformers`` takes 8-10 s here and ``import torch`` 2-4 s;
 onnxruntime and tokenizers load in about 0.3 s. ``qa index`` exports the
 model (mean pooling + normalisation, checked against sentence-transformers on
-probe texts: cosine >= 0.9999) to ``<index>/onnx/``, and ``Index.open`` uses
+probe texts: cosine >= 0.9999) to ``<index>/onnx/`` (for a Milvus index: to
+``cache_folder(model)/onnx/`` on the machine that indexed), and ``Index.open`` uses
 it for questions when it is there and matches the index's model; otherwise
 it falls back to sentence-transformers. Documents are always embedded with
 sentence-transformers (sentence vectors need its token embeddings).
@@ -24,6 +25,17 @@ from qa.files import atomic_path, sha256_file, write_json_atomic
 log = logging.getLogger(__name__)
 
 ONNX_DIR = "onnx"
+CACHE_ENV = "DOCQA_CACHE"  # where the query encoder of an index with no folder (Milvus) is kept
+
+
+def cache_folder(model: str) -> Path:
+    """For an index with no folder of its own (Milvus): a per-model folder under ``$DOCQA_CACHE``
+    (default ``~/.cache/docqa``) that holds its ``onnx/`` export."""
+    import hashlib
+    import os
+
+    base = os.environ.get(CACHE_ENV) or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "docqa")
+    return Path(base) / "query-encoders" / hashlib.sha256(model.encode("utf-8")).hexdigest()[:16]
 PROBES = (
     "Who invited Putin to North Korea?",
     "The visit took place at the invitation of North Korean leader Kim Jong Un.",

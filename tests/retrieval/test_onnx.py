@@ -84,3 +84,19 @@ def test_an_export_altered_in_place_is_not_used(exported, tmp_path: Path) -> Non
             fh.seek(-2, 2)
             fh.write(bytes(b ^ 0x20 for b in last))
         assert load_query_encoder(copy, model) is None, name
+
+
+def test_an_index_in_milvus_asks_with_the_export_kept_in_the_cache(  # type: ignore[no-untyped-def]
+    exported, real_encoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa.retrieval.onnx_encoder import CACHE_ENV, ONNX_DIR, cache_folder
+
+    docs, index_dir = exported
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    where = f"milvus-lite://{tmp_path}/m.db/docs"
+    Index.build(docs, where, encoder=real_encoder)
+    assert not isinstance(Index.open(where).encoder, OnnxQueryEncoder), "nothing exported for this model yet"
+    shutil.copytree(index_dir / ONNX_DIR, cache_folder(real_encoder.name) / ONNX_DIR)  # what `qa index` exports there
+    index = Index.open(where)
+    assert isinstance(index.encoder, OnnxQueryEncoder)
+    assert "Kim Jong Un" in index.ask("Who invited Putin to North Korea?").text
