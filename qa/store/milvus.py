@@ -243,6 +243,9 @@ class MilvusBackend:
         files = manifest["files"]
         if files and not all(isinstance(v, str) and v.startswith(f"{self.where.name}__") for v in files.values()):
             raise IndexCorruptError(f"{where} names collections of another index; rebuild with `qa index --rebuild`")
+        seq, stale = manifest.get("commit_seq", 0), manifest.get("stale", [])
+        if not (_whole(seq) and isinstance(stale, list) and all(_whole(i) for i in stale)):
+            raise IndexCorruptError(f"{where} has a wrong 'commit_seq' or 'stale'; rebuild with `qa index --rebuild`")
         return manifest
 
     def load(self, verify: bool | None = None) -> IndexData:
@@ -434,7 +437,7 @@ class MilvusBackend:
         next_id = int(committed["next_id"])
         self.call("delete leftover rows", "delete", files["passages"], filter=f"id >= {next_id}")
         self.call("delete leftover rows", "delete", files["sentences"], filter=f"pid >= {next_id}")
-        self._delete_ids(files, [int(i) for i in committed.get("stale", []) if isinstance(i, int)])
+        self._delete_ids(files, committed.get("stale", []))
         if "df" in files:
             marker = self._query(files["df"], f'token == "{DF_MARKER}"', ["df"], "Strong")
             if not marker or int(marker[0]["df"]) != int(committed.get("commit_seq", 0)):
@@ -789,6 +792,10 @@ def _file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _first_line(exc: BaseException) -> str:

@@ -274,3 +274,25 @@ def test_a_milvus_lite_file_another_process_holds_is_one_clear_message(tmp_path:
     done = subprocess.run([sys.executable, "-m", "qa", "status", "--index", where], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "Milvus Lite serves one process at a time" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_manifest_with_wrong_typed_values_is_refused_and_rebuild_repairs_it(tmp_path: Path) -> None:
+    docs = write_docs(tmp_path / "docs", DOCS)
+    where = f"milvus-lite://{tmp_path}/m.db/docs"
+    index = build(docs, where)
+    backend = index.data.backend
+    assert isinstance(backend, MilvusBackend)
+    seq = int(index.manifest["commit_seq"])
+    backend._publish(dict(index.manifest, commit_seq="7"), seq + 1)
+    with pytest.raises(IndexCorruptError, match="commit_seq"):
+        Index.open(where, encoder=HashEncoder())
+    backend._publish(dict(index.manifest, next_id="many"), seq + 2)
+    with pytest.raises(IndexCorruptError, match="next_id"):
+        Index.open(where, encoder=HashEncoder())
+    reports = []
+    repaired = Index.build(docs, where, encoder=HashEncoder(), on_report=reports.append)
+    assert reports[0].rebuilt_because and "cannot be used" in reports[0].rebuilt_because
+    assert repaired.stats()["documents"] == len(DOCS)
+    assert Index.open(where, encoder=HashEncoder()).ask("Which planet is largest?").citations[0].doc == "planets.txt"
+    names = set(backend.client.list_collections())
+    assert {c for c in names if c.startswith("docs__p_")} == {repaired.manifest["files"]["passages"]}, "the broken generation is dropped"
