@@ -100,7 +100,7 @@ def test_shipped_scorer_loads_and_names_known_features() -> None:
     data = json.loads(SCORER_FILE.read_text(encoding="utf-8"))
     scorer = Scorer.load()
     assert set(scorer.sentence_features) <= set(ALL_FEATURES)
-    assert set(scorer.answer_features) <= set(ANSWER_FEATURES + READER_ANSWER_FEATURES + READER_SPAN_FEATURES)
+    assert set(scorer.answer_features) <= set(ANSWER_FEATURES + READER_ANSWER_FEATURES + READER_SPAN_FEATURES + NEAR_MISS_FEATURES)
     if scorer.hidden_weights is None:
         assert len(scorer.sentence_weights) == len(scorer.sentence_features)
     else:
@@ -130,14 +130,15 @@ def test_shipped_scorer_prefers_the_sentence_that_matches_the_question() -> None
 
 def test_shipped_answerability_model_is_calibrated_in_the_right_direction() -> None:
     scorer = Scorer.load()
-    names = ANSWER_FEATURES + READER_ANSWER_FEATURES + READER_SPAN_FEATURES
+    names = ANSWER_FEATURES + READER_ANSWER_FEATURES + READER_SPAN_FEATURES + NEAR_MISS_FEATURES  # coverage: 0 = nothing missing
     w = scorer.reader_weight  # the best candidate's score is ranker logit + w x reader logit
     confident = {name: 0.0 for name in names} | {"best_logit": 2.0 + w * 4.0, "margin": 2.0 + w * 3.0, "best_cosine": 0.8,
                                                   "best_overlap": 1.0, "answer_cosine": 0.8, "answer_overlap": 1.0,
                                                   "answer_match": 1.0, "top_passage_score": 0.9,
                                                   "reader_best": 4.0, "reader_margin": 3.0, "reader_span": 12.0}
     unrelated = {name: 0.0 for name in names} | {"best_logit": -4.0 - w * 4.0, "best_cosine": 0.1, "answer_cosine": 0.1,
-                                                  "top_passage_score": 0.1, "reader_best": -4.0}
+                                                  "top_passage_score": 0.1, "reader_best": -4.0,
+                                                  "names_missing": 1.0, "names_missing_top": 1.0, "words_missing": 3.0}
     assert scorer.answer_probability(confident) > scorer.threshold > scorer.answer_probability(unrelated)
 
 
@@ -264,13 +265,18 @@ def test_near_miss_features_see_a_name_or_number_the_passages_lack(built_index: 
     assert negated["negation_mismatch"] == 1.0 and plain["negation_mismatch"] == 0.0
 
 
-def test_a_scorer_that_does_not_read_coverage_does_not_pay_for_it(built_index: Index) -> None:
+def test_coverage_features_are_computed_only_for_a_scorer_that_reads_them(built_index: Index) -> None:
     from qa.query import Query
 
-    assert not Scorer.load().reads_coverage  # the shipped scorer, trained before the coverage features
-    hits = built_index.search("How long is a day on Neptune?", k=15)
-    vector = built_index.encode_query("How long is a day on Neptune?").reshape(-1)
-    candidates = built_index.answers.candidates(Query.parse("How long is a day on Neptune?"), vector, hits)
+    question = "How long is a day on Neptune?"
+    hits = built_index.search(question, k=15)
+    vector = built_index.encode_query(question).reshape(-1)
+    assert Scorer.load().reads_coverage  # the shipped scorer was trained with --near-miss
+    candidates = built_index.answers.candidates(Query.parse(question), vector, hits)
+    assert candidates and all("names_missing" in c.features for c in candidates)
+    built_index.use_scorer(LOGISTIC_SCORER)  # trained before the coverage features
+    assert not built_index.answers.scorer.reads_coverage
+    candidates = built_index.answers.candidates(Query.parse(question), vector, hits)
     assert candidates and not any("names_missing" in c.features for c in candidates)
 
 
