@@ -123,10 +123,15 @@ def from_git(spec: tuple, work: Path) -> Path | None:
 
 
 def linked_docs(names: list[str], folder: Path) -> Path:
+    """A documents folder holding copies of ``names`` (not links: links out of a documents folder are not indexed)."""
+    import shutil
+
     folder.mkdir(parents=True, exist_ok=True)
     for name in names:
-        if not (folder / name).is_symlink():
-            (folder / name).symlink_to(SQUAD / "docs" / name)
+        if (folder / name).is_symlink():
+            (folder / name).unlink()
+        if not (folder / name).exists():
+            shutil.copyfile(SQUAD / "docs" / name, folder / name)
     return folder
 
 
