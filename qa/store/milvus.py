@@ -32,7 +32,9 @@ A commit (one writer at a time; nothing in Milvus locks, so do not run two
 are deleted (rows with ids >= the manifest's ``next_id``; the stale rows the
 last manifest lists), (2) new rows are inserted, (3) document frequencies
 are updated, (4) the manifest is written and a new head row names it, the
-atomic step, (5) rows of removed or changed documents are deleted. A full
+atomic step, (5) rows of removed or changed documents are deleted. A commit
+that fails with an error before (4) removes what it wrote; one whose process
+is killed leaves it for the next commit's step (1). A full
 rebuild writes a new generation of collections, then moves the ``name``
 alias (where the server has aliases); the old ones are dropped by the
 commit after it (readers that opened them a moment earlier keep working). Passage ids are
@@ -284,10 +286,7 @@ class MilvusBackend:
         pending_tokens = lexical.pending_tokens
         added = sorted(passages._added)
         removed = sorted(passages._removed)
-        self._insert_passages(files, added, passages._added, dense.pending, sentences._added, pending_tokens)
         seq = int((committed or {}).get("commit_seq", 0)) + 1
-        if "df" in files:
-            self._update_frequencies(files, added, removed, pending_tokens, seq)
         manifest = dict(data.manifest)
         manifest.update(
             qa_version=__version__,
@@ -299,7 +298,15 @@ class MilvusBackend:
             commit_seq=seq,
             stale=removed,
         )
-        self._publish(manifest, seq)
+        delta: Counter[str] = Counter()
+        try:
+            self._insert_passages(files, added, passages._added, dense.pending, sentences._added, pending_tokens)
+            if "df" in files:
+                delta = self._update_frequencies(files, added, removed, pending_tokens, seq)
+            self._publish(manifest, seq)
+        except BaseException:
+            self._roll_back(files, committed, new_generation, delta)
+            raise
         self._wrote = True
         self._delete_ids(files, removed)
         if new_generation:
@@ -434,14 +441,17 @@ class MilvusBackend:
     def _clean_leftovers(self, committed: dict[str, Any], files: dict[str, str]) -> None:
         """Undo what an interrupted commit left: rows past ``next_id``, the last commit's stale rows,
         document frequencies of a commit that was never published."""
-        next_id = int(committed["next_id"])
-        self.call("delete leftover rows", "delete", files["passages"], filter=f"id >= {next_id}")
-        self.call("delete leftover rows", "delete", files["sentences"], filter=f"pid >= {next_id}")
+        self._delete_from(files, int(committed["next_id"]))
         self._delete_ids(files, committed.get("stale", []))
         if "df" in files:
             marker = self._query(files["df"], f'token == "{DF_MARKER}"', ["df"], "Strong")
             if not marker or int(marker[0]["df"]) != int(committed.get("commit_seq", 0)):
                 self._recount_frequencies(files, int(committed.get("commit_seq", 0)))
+
+    def _delete_from(self, files: dict[str, str], next_id: int) -> None:
+        """Delete the rows of passages numbered from ``next_id`` on (never published)."""
+        self.call("delete leftover rows", "delete", files["passages"], filter=f"id >= {next_id}")
+        self.call("delete leftover rows", "delete", files["sentences"], filter=f"pid >= {next_id}")
 
     def _insert_passages(self, files: dict[str, str], added: list[int], rows: dict[int, Passage],
                          vectors: dict[int, np.ndarray], sentence_vectors: dict[int, np.ndarray],
@@ -473,13 +483,31 @@ class MilvusBackend:
             self.call("insert sentence vectors", "insert", files["sentences"], sentence_batch)
 
     def _update_frequencies(self, files: dict[str, str], added: list[int], removed: list[int],
-                            tokens: dict[int, list[str]], seq: int) -> None:
+                            tokens: dict[int, list[str]], seq: int) -> Counter[str]:
+        """Apply the commit's change of each token's document frequency; returns it (for a roll-back)."""
         delta: Counter[str] = Counter()
         for pid in added:
             delta.update(set(tokens.get(pid, [])))
         for row in self.query_ids(files["passages"], "id", removed, ["tokens"]):
             delta.subtract(set(row["tokens"].split()))
         self._apply_frequencies(files["df"], delta, seq)
+        return delta
+
+    def _roll_back(self, files: dict[str, str], committed: dict[str, Any] | None, new_generation: bool,
+                   delta: Counter[str]) -> None:
+        """After a failed commit (an error, not a killed process): remove what it wrote, so Milvus's BM25
+        statistics are the published index's again. Best effort: what is left, the next commit cleans."""
+        try:
+            if new_generation:
+                for name in files.values():
+                    self.call("drop a failed commit's collection", "drop_collection", name)
+            elif committed is not None:
+                self._delete_from(files, int(committed["next_id"]))
+                if delta and "df" in files:
+                    self._apply_frequencies(files["df"], Counter({t: -d for t, d in delta.items()}),
+                                            int(committed.get("commit_seq", 0)))
+        except Exception:  # noqa: BLE001 - the server may be what failed; the original error is what the user sees
+            pass
 
     def _apply_frequencies(self, collection: str, delta: Counter[str], seq: int, replace: bool = False) -> None:
         changed = [t for t, d in delta.items() if d or replace]
