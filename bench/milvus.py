@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from query import DIM, SQUAD, SyntheticPassages, SyntheticSentenceVectors, base_passages, query_encoder  # noqa: E402
+from query import DIM, SQUAD, SyntheticPassages, SyntheticSentenceVectors, base_passages, query_encoder, replace_one_document  # noqa: E402
 
 WARM_UP = 30
 
@@ -112,39 +112,6 @@ def measure(location: str, questions: list[str], encoder: Any) -> tuple[dict, li
             "ask_ms_p50": round(statistics.median(ask), 1), "vector_store": index.dense.kind}, hits
 
 
-def update(location: str, docs: Path) -> dict:
-    """Replace one document's passages and commit (what an edited file costs, minus embedding)."""
-    from qa.ingest.titles import embedding_input
-    from qa.store.data import IndexData
-    from qa.types import Passage
-
-    started = time.perf_counter()
-    data = IndexData.load(location)
-    doc = next(iter(data.manifest["documents"]))
-    stale = list(data.manifest["documents"][doc]["passages"])
-    first = int(data.manifest["next_id"])
-    old = [data.passages[pid] for pid in stale]
-    new = [Passage(first + i, p.doc, p.number, p.start, p.end, p.text, p.sentences) for i, p in enumerate(old)]
-    vectors = np.random.default_rng(first).standard_normal((len(new), DIM), dtype=np.float32)
-    data.dense.remove(stale)
-    data.lexical.remove(stale)
-    for pid in stale:
-        del data.passages[pid]
-        data.sentence_vectors.pop(pid, None)
-    data.dense.add([p.id for p in new], vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
-    data.lexical.add([p.id for p in new], [embedding_input(p)[0] for p in new])
-    data.passages.update({p.id: p for p in new})
-    data.sentence_vectors.update({p.id: np.ones((len(p.sentences), DIM), np.float16) / np.sqrt(DIM) for p in new})
-    previous = json.loads(json.dumps(data.manifest))
-    data.manifest["documents"][doc]["passages"] = [p.id for p in new]
-    data.manifest["next_id"] = first + len(new)
-    opened = time.perf_counter()
-    with data.backend.writer_lock():
-        data.backend.commit(data, docs, previous)
-    return {"update_passages_replaced": len(new), "update_s": round(time.perf_counter() - started, 2),
-            "update_commit_s": round(time.perf_counter() - opened, 2)}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -180,7 +147,7 @@ def main() -> int:
                     reference = hits
                 else:
                     numbers["same_hits"] = round(sum(a == b for a, b in zip(hits, reference)) / len(hits), 3)
-                numbers.update(update(location, docs))
+                numbers.update(replace_one_document(location, docs))
                 row[engine] = numbers
                 print(json.dumps({"passages": n, "engine": engine, **numbers}), flush=True)
             results.append(row)

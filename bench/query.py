@@ -261,13 +261,18 @@ def measure(n: int, folder: Path, queries: int) -> dict:
 
 
 def update(n: int, folder: Path) -> dict:
-    """Replace one document's passages the way ``Index.update`` does (minus embedding: random vectors)."""
+    """Replace one document's passages of the index folder (see ``replace_one_document``)."""
+    return replace_one_document(folder, folder / "docs")
+
+
+def replace_one_document(location: str | Path, docs: Path) -> dict:
+    """Replace one document's passages the way ``Index.update`` does (minus embedding: random vectors), and commit."""
     from qa.store.data import IndexData
     from qa.ingest.titles import embedding_input
     from qa.types import Passage
 
     started = time.perf_counter()
-    data = IndexData.load(folder)
+    data = IndexData.load(location)
     doc = next(iter(data.manifest["documents"]))
     stale = list(data.manifest["documents"][doc]["passages"])
     first = int(data.manifest["next_id"])
@@ -289,7 +294,8 @@ def update(n: int, folder: Path) -> dict:
     data.manifest["documents"][doc]["passages"] = [p.id for p in new]
     data.manifest["next_id"] = first + len(new)
     changed = time.perf_counter()
-    data.backend.commit(data, folder / "docs", previous)
+    with data.backend.writer_lock():
+        data.backend.commit(data, docs, previous)
     done = time.perf_counter()
     return {"update_passages_replaced": len(new), "update_s": round(done - started, 2), "update_open_s": round(opened - started, 2),
             "update_stores_s": round(changed - opened, 2), "update_commit_s": round(done - changed, 2),

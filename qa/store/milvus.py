@@ -578,25 +578,23 @@ class MilvusBackend:
             self.call("create the index alias", "create_alias", collection, alias)
 
 
-class MilvusPassages(_OnDisk):
-    """Passages by id, read from Milvus in batches (``get_many``) and kept once read."""
+class _MilvusView(_OnDisk):
+    """Values by passage id: changes since the last commit in memory, the rest read from one Milvus
+    collection in batches (``get_many``) and kept once read (at most CACHE_LIMIT)."""
 
     def __init__(self, backend: MilvusBackend, collection: str | None, ids: np.ndarray) -> None:
         super().__init__(ids)
         self._backend = backend
         self._collection = collection
-        self._cache: dict[int, Passage] = {}
+        self._cache: dict[int, Any] = {}
 
-    def remember(self, passages: dict[int, Passage]) -> None:
-        self._cache.update(passages)
-
-    def _value(self, i: int) -> Passage:
+    def _value(self, i: int) -> Any:
         pid = int(self._ids[i])
         return self.get_many([pid])[pid]
 
-    def get_many(self, ids: Iterable[int]) -> dict[int, Passage]:
-        """The passages of ``ids`` that the index holds, in one round trip for those not read before."""
-        out: dict[int, Passage] = {}
+    def get_many(self, ids: Iterable[int]) -> dict[int, Any]:
+        """The values of ``ids`` that the index holds, in one round trip for those not read before."""
+        out: dict[int, Any] = {}
         missing = []
         for pid in ids:
             if pid in self._added:
@@ -608,55 +606,50 @@ class MilvusPassages(_OnDisk):
         if missing and self._collection:
             if len(self._cache) + len(missing) > CACHE_LIMIT:
                 self._cache.clear()
-            for row in self._backend.query_ids(self._collection, "id", missing, ["id", "row"]):
-                try:
-                    passage = _passage_from_row(json.loads(row["row"]))
-                except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                    raise IndexCorruptError(f"passage {row.get('id')} in {self._backend.location} is unreadable ({exc}); "
-                                            "rebuild with `qa index --rebuild`") from None
-                self._cache[passage.id] = out[passage.id] = passage
-        if any(pid not in out for pid in missing):
-            lost = next(pid for pid in missing if pid not in out)
+            read = self._read(missing)
+            self._cache.update(read)
+            out.update(read)
+        return out
+
+    def _read(self, ids: list[int]) -> dict[int, Any]:
+        raise NotImplementedError
+
+
+class MilvusPassages(_MilvusView):
+    """Passages by id (their JSON rows in the passages collection)."""
+
+    def remember(self, passages: dict[int, Passage]) -> None:
+        self._cache.update(passages)
+
+    def _read(self, ids: list[int]) -> dict[int, Passage]:
+        out: dict[int, Passage] = {}
+        for row in self._backend.query_ids(self._collection or "", "id", ids, ["id", "row"]):
+            try:
+                passage = _passage_from_row(json.loads(row["row"]))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise IndexCorruptError(f"passage {row.get('id')} in {self._backend.location} is unreadable ({exc}); "
+                                        "rebuild with `qa index --rebuild`") from None
+            out[passage.id] = passage
+        lost = next((pid for pid in ids if pid not in out), None)
+        if lost is not None:
             raise IndexCorruptError(f"passage {lost} is in the manifest of {self._backend.location} but not in Milvus "
                                     "(a search at consistency Bounded may not see the last seconds' writes; else rebuild with `qa index --rebuild`)")
         return out
 
 
-class MilvusSentenceVectors(_OnDisk):
-    """Each passage's (sentences, dim) float16 rows, read from Milvus in batches."""
+class MilvusSentenceVectors(_MilvusView):
+    """Each passage's (sentences, dim) float16 rows (one row each in the sentences collection)."""
 
     def __init__(self, backend: MilvusBackend, collection: str | None, ids: np.ndarray, dim: int) -> None:
-        super().__init__(ids)
-        self._backend = backend
-        self._collection = collection
+        super().__init__(backend, collection, ids)
         self._dim = dim
-        self._cache: dict[int, np.ndarray] = {}
 
-    def _value(self, i: int) -> np.ndarray:
-        pid = int(self._ids[i])
-        return self.get_many([pid])[pid]
-
-    def get_many(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
-        out: dict[int, np.ndarray] = {}
-        missing = []
-        for pid in ids:
-            if pid in self._added:
-                out[pid] = self._added[pid]
-            elif pid in self._cache:
-                out[pid] = self._cache[pid]
-            elif pid not in self._removed and self._position(pid) >= 0:
-                missing.append(int(pid))
-        if missing and self._collection:
-            if len(self._cache) + len(missing) > CACHE_LIMIT:
-                self._cache.clear()
-            rows: dict[int, list[tuple[int, Any]]] = {pid: [] for pid in missing}
-            for row in self._backend.query_ids(self._collection, "pid", missing, ["id", "pid", "vector"]):
-                rows[int(row["pid"])].append((int(row["id"]), row["vector"]))
-            for pid, found in rows.items():
-                found.sort(key=lambda r: r[0])
-                block = np.array([v for _, v in found], dtype=np.float16).reshape(-1, self._dim)
-                self._cache[pid] = out[pid] = block
-        return out
+    def _read(self, ids: list[int]) -> dict[int, np.ndarray]:
+        rows: dict[int, list[tuple[int, Any]]] = {pid: [] for pid in ids}
+        for row in self._backend.query_ids(self._collection or "", "pid", ids, ["id", "pid", "vector"]):
+            rows[int(row["pid"])].append((int(row["id"]), row["vector"]))
+        return {pid: np.array([v for _, v in sorted(found, key=lambda r: r[0])], dtype=np.float16).reshape(-1, self._dim)
+                for pid, found in rows.items()}
 
 
 class MilvusVectors:
