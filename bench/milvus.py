@@ -73,7 +73,7 @@ def fill(data: Any, n: int) -> None:
     documents: dict[str, dict] = {}
     for pid in range(n):
         p = passages[pid]
-        documents.setdefault(p.doc, {"sha256": "synthetic", "chars": 0, "passages": []})["passages"].append(pid)
+        documents.setdefault(p.doc, {"sha256": "synthetic", "chars": 0, "first": pid, "count": 0})["count"] += 1
     data.manifest.update(documents=documents, next_id=n)
     data.manifest["settings"]["dim"] = DIM
 

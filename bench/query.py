@@ -173,9 +173,9 @@ def build(n: int, folder: Path) -> dict:
         data.dense.add(np.arange(start, start + len(block)), block / np.linalg.norm(block, axis=1, keepdims=True))
     vectors_s = time.perf_counter() - started
     documents: dict[str, dict] = {}
-    for pid in range(n):
+    for pid in range(n):  # each document's passages are consecutive ids
         doc = f"copy{pid // len(base)}/{base[pid % len(base)][0]}"
-        documents.setdefault(doc, {"sha256": "synthetic", "chars": 0, "passages": []})["passages"].append(pid)
+        documents.setdefault(doc, {"sha256": "synthetic", "chars": 0, "first": pid, "count": 0})["count"] += 1
     data.manifest.update(documents=documents, next_id=n)
     data.manifest["settings"]["dim"] = DIM
     data.backend.commit(data, folder / "docs", None)
@@ -269,12 +269,13 @@ def replace_one_document(location: str | Path, docs: Path) -> dict:
     """Replace one document's passages the way ``Index.update`` does (minus embedding: random vectors), and commit."""
     from qa.store.data import IndexData
     from qa.ingest.titles import embedding_input
+    from qa.store.manifest import passage_ids, passage_run
     from qa.types import Passage
 
     started = time.perf_counter()
     data = IndexData.load(location)
     doc = next(iter(data.manifest["documents"]))
-    stale = list(data.manifest["documents"][doc]["passages"])
+    stale = list(passage_ids(data.manifest["documents"][doc]))
     first = int(data.manifest["next_id"])
     old = [data.passages[pid] for pid in stale]
     new = [Passage(first + i, p.doc, p.number, p.start, p.end, p.text, p.sentences) for i, p in enumerate(old)]
@@ -291,7 +292,7 @@ def replace_one_document(location: str | Path, docs: Path) -> dict:
     data.passages.update({p.id: p for p in new})
     data.sentence_vectors.update({p.id: np.ones((len(p.sentences), DIM), np.float16) / np.sqrt(DIM) for p in new})
     previous = json.loads(json.dumps(data.manifest))
-    data.manifest["documents"][doc]["passages"] = [p.id for p in new]
+    data.manifest["documents"][doc].update(passage_run(first, len(new)))
     data.manifest["next_id"] = first + len(new)
     changed = time.perf_counter()
     with data.backend.writer_lock():

@@ -66,7 +66,7 @@ def test_touching_one_squad_document_reembeds_only_it(tmp_path: Path, real_encod
     path.write_text(path.read_text(encoding="utf-8") + "\n\nTeachers were first described in this test.\n", encoding="utf-8")
     report = Index.open(tmp_path / "ix", encoder=real_encoder).update(docs)
     assert report.changed == ["Teacher.txt"] and report.unchanged == ["Super_Bowl_50.txt"]
-    teacher_passages = len(Index.open(tmp_path / "ix", encoder=real_encoder).manifest["documents"]["Teacher.txt"]["passages"])
+    teacher_passages = Index.open(tmp_path / "ix", encoder=real_encoder).manifest["documents"]["Teacher.txt"]["count"]
     assert report.passages_embedded == teacher_passages < before
 
 

@@ -21,7 +21,7 @@ from qa.retrieval.encoder import HashEncoder
 from qa.errors import DocumentsError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QuestionError
 from qa.index import Index
 from qa.store.update import UpdateReport
-from qa.store.manifest import FORMAT_VERSION, MANIFEST
+from qa.store.manifest import FORMAT_VERSION, MANIFEST, UPGRADABLE, passage_ids
 from qa.query import Query
 from qa.store.data import IndexData
 from qa.store import local
@@ -81,10 +81,11 @@ def test_manifest_records_format_model_settings_and_documents(built_index: Index
             assert info["sha256"] == hashlib.sha256(read_original(docs_dir, doc_id).encode("utf-8")).hexdigest()
         else:
             assert info["sha256"].endswith(":" + hashlib.sha256((docs_dir / doc_id).read_bytes()).hexdigest())
-        assert info["passages"], f"{doc_id} has no passages"
-        assert {built_index.passages[pid].doc for pid in info["passages"]} == {doc_id}
-        assert [built_index.passages[pid].number for pid in info["passages"]] == list(range(len(info["passages"])))
-        all_ids.extend(info["passages"])
+        ids = passage_ids(info)
+        assert ids, f"{doc_id} has no passages"
+        assert {built_index.passages[pid].doc for pid in ids} == {doc_id}
+        assert [built_index.passages[pid].number for pid in ids] == list(range(len(ids)))
+        all_ids.extend(ids)
     assert sorted(all_ids) == sorted(built_index.passages)
     for name in manifest["files"].values():
         assert (index_dir / name).exists()
@@ -223,7 +224,7 @@ def test_adding_a_document_embeds_only_it(built_index: Index, docs_dir: Path, in
     assert report.added == ["more/neptune.txt"]
     assert (report.changed, report.removed) == ([], [])
     assert sorted(report.unchanged) == sorted(DOCS)
-    new_ids = index.manifest["documents"]["more/neptune.txt"]["passages"]
+    new_ids = passage_ids(index.manifest["documents"]["more/neptune.txt"])
     assert report.passages_embedded == len(new_ids) == 1
     assert encoder.texts > 0
     assert all(normalized(t.removeprefix("neptune: ")) in normalized(new_text) for t in encoder.seen)  # after the title
@@ -233,7 +234,7 @@ def test_adding_a_document_embeds_only_it(built_index: Index, docs_dir: Path, in
 
 
 def test_changing_a_document_re_embeds_only_it(built_index: Index, docs_dir: Path, index_dir: Path) -> None:
-    old_ids = set(built_index.manifest["documents"]["history.txt"]["passages"])
+    old_ids = set(passage_ids(built_index.manifest["documents"]["history.txt"]))
     new_text = "The bakery opened in 1921.\n\nIt now sells sourdough and croissants to the whole town.\n"
     write_docs(docs_dir, {"history.txt": new_text})
     encoder = CountingEncoder()
@@ -241,7 +242,7 @@ def test_changing_a_document_re_embeds_only_it(built_index: Index, docs_dir: Pat
     assert report.changed == ["history.txt"]
     assert (report.added, report.removed) == ([], [])
     assert sorted(report.unchanged) == sorted(set(DOCS) - {"history.txt"})
-    new_ids = index.manifest["documents"]["history.txt"]["passages"]
+    new_ids = passage_ids(index.manifest["documents"]["history.txt"])
     assert report.passages_embedded == len(new_ids) == 2
     assert encoder.seen, "the changed document went through the model"
     assert all(normalized(t.removeprefix("history: ")) in normalized(new_text) for t in encoder.seen)  # after the title
@@ -609,3 +610,45 @@ def test_a_build_stopped_between_commits_resumes_where_it_stopped(
     assert sorted(report.added) == sorted(set(DOCS) - set(calls[0] + calls[1]))
     assert sorted(report.unchanged) == sorted(calls[0] + calls[1])
     assert index.documents == sorted(DOCS)
+
+
+def test_a_format_2_index_opens_and_is_written_as_the_current_format(built_index: Index, docs_dir: Path, index_dir: Path) -> None:
+    """Indexes of the previous format (each document listing its passage ids) need no rebuild."""
+    path = index_dir / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    for info in manifest["documents"].values():
+        info["passages"] = list(passage_ids(info))
+        del info["first"], info["count"]
+    manifest["format"] = UPGRADABLE
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    old = Index.open(index_dir)
+    assert old.passages == built_index.passages
+    assert search_snapshot(old) == search_snapshot(built_index)
+    write_docs(docs_dir, {"more/neptune.txt": "Neptune is the windiest planet.\n"})
+    _, report = build(docs_dir, index_dir)
+    assert report.added == ["more/neptune.txt"] and report.rebuilt_because is None and report.passages_embedded == 1
+    written = json.loads(path.read_text(encoding="utf-8"))
+    assert written["format"] == FORMAT_VERSION
+    assert all("passages" not in info for info in written["documents"].values())
+
+
+def test_a_format_2_list_that_is_not_a_run_of_ids_is_a_clear_error(built_index: Index, index_dir: Path) -> None:
+    path = index_dir / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    for info in manifest["documents"].values():
+        info["passages"] = list(passage_ids(info))[::-1] + [0]
+        del info["first"], info["count"]
+    manifest["format"] = UPGRADABLE
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="rebuild"):
+        Index.open(index_dir)
+
+
+def test_overlapping_passage_runs_are_a_clear_error(built_index: Index, index_dir: Path) -> None:
+    path = index_dir / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    first, second = list(manifest["documents"].values())[:2]
+    second["first"] = first["first"]
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="passage ids"):
+        Index.open(index_dir)

@@ -18,7 +18,8 @@ from typing import Any
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from qa.files import sha256_file, write_json_atomic
 
-FORMAT_VERSION = 2  # 2: passage table, BM25 score matrix on disk, IVF vectors for large indexes
+FORMAT_VERSION = 3  # 3: a document's passages as a run of ids; 2: passage table, BM25 matrix on disk, IVF vectors
+UPGRADABLE = 2  # read, and written as FORMAT_VERSION by the next commit: its documents list their passage ids
 MANIFEST = "manifest.json"
 _GENERATION_PREFIXES = ("passages-", "vectors-", "lexical-", "sentences-")
 VERIFY_HASH_BYTES = 64 * 1024 * 1024  # hash every file on open below this total size
@@ -58,6 +59,8 @@ def check_manifest(manifest: Any, where: str, index: str, data_files: frozenset[
     for key in ("settings", "documents", "files", "checksums", "next_id"):  # every format has these
         if key not in manifest:
             raise IndexCorruptError(f"{where} lacks {key!r}; rebuild with `qa index --rebuild`")
+    if manifest["format"] == UPGRADABLE and isinstance(manifest["documents"], dict):
+        manifest = upgrade_documents(manifest, where)
     if manifest["format"] != FORMAT_VERSION:
         raise IndexMismatchError(
             f"index at {index} has format version {manifest['format']!r}, this docqa reads version "
@@ -65,6 +68,37 @@ def check_manifest(manifest: Any, where: str, index: str, data_files: frozenset[
         )
     check_shape(manifest, where, data_files)
     return manifest
+
+
+def passage_ids(info: dict[str, Any]) -> range:
+    """The ids of a document's passages (an update numbers one document's passages in one run)."""
+    return range(info["first"], info["first"] + info["count"])
+
+
+def passage_run(first: int, count: int) -> dict[str, int]:
+    """What a document's manifest entry says of its passages: ids ``first`` to ``first + count - 1``.
+
+    A run, not a list of ids, keeps the manifest's size in proportion to the
+    number of documents, not of passages (an index of millions of passages).
+    """
+    return {"first": first, "count": count}
+
+
+def upgrade_documents(manifest: dict[str, Any], where: str) -> dict[str, Any]:
+    """A format-2 manifest (each document lists its passage ids) as FORMAT_VERSION: the lists as runs.
+
+    Raises:
+        IndexCorruptError: a list that is not a run of consecutive ids (docqa never wrote one).
+    """
+    documents = {}
+    for doc, info in manifest["documents"].items():
+        ids = info.get("passages") if isinstance(info, dict) else None
+        if not (isinstance(ids, list) and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids)
+                and ids == list(range(ids[0], ids[0] + len(ids)) if ids else [])):
+            raise IndexCorruptError(f"{where} has a wrong entry for document {doc!r}; rebuild with `qa index --rebuild`")
+        documents[doc] = {**{k: v for k, v in info.items() if k != "passages"},
+                          **passage_run(ids[0] if ids else 0, len(ids))}
+    return {**manifest, "format": FORMAT_VERSION, "documents": documents}
 
 
 def other_docs_dir(manifest: dict[str, Any], docs: str | Path) -> str | None:
@@ -114,10 +148,15 @@ def check_shape(manifest: dict[str, Any], path: str, data_files: frozenset[str])
     if not isinstance(documents, dict):
         raise bad("'documents'")
     for doc, info in documents.items():
-        if not (isinstance(info, dict) and isinstance(info.get("sha256"), str) and isinstance(info.get("passages"), list)
-                and all(whole(pid) for pid in info["passages"]) and whole(info.get("chars", 0))
+        if not (isinstance(info, dict) and isinstance(info.get("sha256"), str) and whole(info.get("first"))
+                and whole(info.get("count")) and whole(info.get("chars", 0))
                 and isinstance(info.get("title", ""), str)):
             raise bad(f"entry for document {doc!r}")
+    end = 0
+    for first, count in sorted((info["first"], info["count"]) for info in documents.values() if info["count"]):
+        if first < end or first + count > manifest["next_id"]:  # runs overlap, or use ids not handed out yet
+            raise bad("'documents' (passage ids)")
+        end = first + count
     files = manifest["files"]
     if not isinstance(files, dict) or not all(isinstance(k, str) and plain_name(v) for k, v in files.items()):
         raise bad("'files'")

@@ -321,7 +321,8 @@ class MilvusBackend:
     def _data(self, manifest: dict[str, Any], lexical: ClientBM25 | None = None) -> IndexData:
         files = manifest["files"]
         dim = int(manifest["settings"]["dim"] or 0)
-        ids = np.array(sorted(pid for info in manifest["documents"].values() for pid in info["passages"]), dtype=np.int64)
+        runs = sorted((info["first"], info["count"]) for info in manifest["documents"].values() if info["count"])
+        ids = np.concatenate([np.arange(first, first + count, dtype=np.int64) for first, count in runs] or [np.zeros(0, np.int64)])
         passages = MilvusPassages(self, files.get("passages"), ids)
         sentences = MilvusSentenceVectors(self, files.get("sentences"), ids, dim)
         below = int(manifest["next_id"])  # rows of a commit not yet published have ids from next_id on: not searched

@@ -23,6 +23,7 @@ from qa.ingest.formats import SUFFIXES
 from qa.ingest.titles import document_title, embedding_input
 from qa.retrieval.encoder import Encoder, encode_with_sentences, make_encoder
 from qa.store.data import IndexData
+from qa.store.manifest import passage_ids, passage_run
 from qa.types import Document, Passage
 
 if TYPE_CHECKING:
@@ -236,7 +237,7 @@ def apply_changes(data: IndexData, todo: list[Document], removed: list[str], enc
     if data.dense is None:
         data.dense = data.backend.new_vector_store(encoder.dim)
     known = data.manifest["documents"]
-    stale = [pid for d in [doc.id for doc in todo if doc.id in known] + removed for pid in known[d]["passages"]]
+    stale = [pid for d in [doc.id for doc in todo if doc.id in known] + removed for pid in passage_ids(known[d])]
     data.dense.remove(stale)
     data.lexical.remove(stale)
     for pid in stale:
@@ -252,8 +253,9 @@ def apply_changes(data: IndexData, todo: list[Document], removed: list[str], enc
     for p in new_passages:
         by_doc.setdefault(p.doc, []).append(p.id)
     for doc in todo:
+        ids = by_doc.get(doc.id, [])
         documents[doc.id] = {"sha256": doc.sha256, "chars": len(doc.text), "title": titles[doc.id],
-                             "passages": by_doc.get(doc.id, [])}
+                             **passage_run(ids[0] if ids else next_id, len(ids))}
     data.manifest["documents"] = dict(sorted(documents.items()))
     data.manifest["next_id"] = next_id
     data.manifest["settings"]["dim"] = data.dense.dim
