@@ -10,6 +10,7 @@ it after; run it by hand to try a Milvus index:
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import socket
 import subprocess
@@ -43,7 +44,10 @@ def start(data: Path, timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
         command += ["--extra-config", f"{component}.ip=127.0.0.1"]
     log_path = data.parent / f"{data.name}.log"
     log = open(log_path, "wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    logs = data / "glog"  # its C++ parts log through glog, by default into /tmp (three files a start)
+    logs.mkdir(exist_ok=True)
+    env = {**os.environ, "GLOG_log_dir": str(logs)}
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -24,6 +25,7 @@ from qa.errors import BackendError, IndexCorruptError, IndexNotFoundError
 from qa.retrieval.encoder import HashEncoder
 from qa.store import milvus
 from qa.store.milvus import MilvusBackend, MilvusLocation
+from qa.store.milvus_lease import LeaseTimes, WriterLease
 from qa.textutil import tokenize
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -288,7 +290,7 @@ def test_a_sharded_hnsw_index_on_the_server_finds_the_same_passages(server: str,
     described = backend.client.describe_collection(remote.manifest["files"]["passages"])
     assert described["num_shards"] == 2
     assert remote.dense.kind == "milvus-hnsw"
-    # 147 passages: HNSW at ef 128 visits them all, so it is exact here (its recall at scale is not measured yet)
+    # 147 passages: HNSW at ef 128 visits them all, so it is exact here (its recall at scale: bench/milvus_ann.py)
     assert passages_only(snapshot(remote, QUESTIONS[:6])) == passages_only(snapshot(local, QUESTIONS[:6]))
 
 
@@ -323,3 +325,60 @@ def test_a_manifest_with_wrong_typed_values_is_refused_and_rebuild_repairs_it(tm
     assert Index.open(where, encoder=HashEncoder()).ask("Which planet is largest?").citations[0].doc == "planets.txt"
     names = set(backend.client.list_collections())
     assert {c for c in names if c.startswith("docs__p_")} == {repaired.manifest["files"]["passages"]}, "the broken generation is dropped"
+
+
+QUICK = LeaseTimes(ttl=2.0, renew=0.4, settle=0.2, poll=0.1, wait=0.6)
+
+
+def server_backend(server: str, name: str) -> MilvusBackend:
+    backend = MilvusBackend(f"{server}/{name}?consistency=Strong")
+    backend.lease_times = QUICK
+    return backend
+
+
+def test_two_writers_on_a_server_take_turns(server: str) -> None:
+    name = f"t{uuid.uuid4().hex[:10]}"
+    first, second = server_backend(server, name), server_backend(server, name)
+    with first.writer_lock():
+        with pytest.raises(BackendError, match="another writer .* is updating"):
+            with second.writer_lock():
+                pass
+        time.sleep(QUICK.ttl + 0.5)  # past the first lease's ttl: only its renewals keep it
+        with pytest.raises(BackendError, match="another writer"):
+            with second.writer_lock():
+                pass
+    with second.writer_lock():  # released: the next writer takes it at once
+        assert WriterLease(second).read()["token"] == second._lease.token  # type: ignore[index, union-attr]
+    assert WriterLease(second).read() is None, "released leases are removed"
+
+
+def test_the_lease_of_a_killed_writer_expires(server: str) -> None:
+    backend = server_backend(server, f"t{uuid.uuid4().hex[:10]}")
+    backend._ensure_meta()
+    dead = {"token": "dead", "host": "elsewhere", "pid": 1, "expires": time.time() - 1}
+    backend.call("write", "insert", backend.meta, [{"key": "lock", "value": json.dumps(dead), "v": [0.0, 0.0]}])
+    with backend.writer_lock():
+        assert WriterLease(backend).read()["token"] != "dead"  # type: ignore[index]
+
+
+def test_a_writer_that_lost_its_lease_publishes_nothing(server: str, tmp_path: Path) -> None:
+    docs = write_docs(tmp_path / "docs", DOCS)
+    where = f"{server}/t{uuid.uuid4().hex[:10]}?consistency=Strong"
+    before = snapshot(build(docs, where), TINY_QUESTIONS)
+    write_docs(docs, {"new.md": "# New\n\nA brand new document.\n"})
+    index = Index.open(where, encoder=HashEncoder())
+    backend = index.data.backend
+    assert isinstance(backend, MilvusBackend)
+    original = backend._insert_passages
+
+    def taken_meanwhile(*args: Any, **kwargs: Any) -> None:  # another writer takes the lease while this one writes
+        original(*args, **kwargs)
+        other = {"token": "other", "host": "elsewhere", "pid": 1, "expires": time.time() + 60}
+        backend.call("write", "upsert", backend.meta, [{"key": "lock", "value": json.dumps(other), "v": [0.0, 0.0]}])
+
+    backend._insert_passages = taken_meanwhile  # type: ignore[method-assign]
+    with pytest.raises(BackendError, match="lost the writer's lease"):
+        index.update(docs)
+    reopened = Index.open(where, encoder=HashEncoder())
+    assert "new.md" not in reopened.documents
+    assert snapshot(reopened, TINY_QUESTIONS) == before
