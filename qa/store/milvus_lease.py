@@ -56,6 +56,7 @@ class WriterLease:
         self.holder = {"token": self.token, "host": socket.gethostname(), "pid": os.getpid()}
         self._lost = threading.Event()
         self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
 
     @property
     def lost(self) -> bool:
@@ -117,6 +118,8 @@ class WriterLease:
     def release(self) -> None:
         """Stop renewing and remove the lease row, if it is still this writer's."""
         self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=30)  # a renewal in flight would write the row again after the delete
         try:
             if (self.read() or {}).get("token") == self.token:
                 self._backend.call("release the writer's lease", "delete", self._backend.meta, filter=f'key == "{KEY}"')
@@ -126,13 +129,12 @@ class WriterLease:
     @contextmanager
     def held(self) -> Iterator[WriterLease]:
         self.acquire()
-        renewer = threading.Thread(target=self._renew_until_stopped, name="docqa-milvus-lease", daemon=True)
-        renewer.start()
+        self._renewer = threading.Thread(target=self._renew_until_stopped, name="docqa-milvus-lease", daemon=True)
+        self._renewer.start()
         try:
             yield self
         finally:
             self.release()
-            renewer.join(timeout=5)
 
 
 def _expiry(holder: dict[str, Any]) -> float:
