@@ -652,3 +652,18 @@ def test_overlapping_passage_runs_are_a_clear_error(built_index: Index, index_di
     path.write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(IndexCorruptError, match="passage ids"):
         Index.open(index_dir)
+
+
+def test_a_writer_that_waited_for_the_lock_starts_from_the_other_writer_s_commit(built_index: Index, docs_dir: Path,
+                                                                                  index_dir: Path) -> None:
+    """Two updates of one index: the one that opened it first but writes second must not embed the other's work again."""
+    late = Index.open(index_dir)
+    write_docs(docs_dir, {"more/neptune.txt": "Neptune is the windiest planet.\n"})
+    first = Index.open(index_dir).update(docs_dir)
+    assert first.added == ["more/neptune.txt"]
+    encoder = CountingEncoder()
+    late.encoder = encoder
+    report = late.update(docs_dir)
+    assert not report.changed_anything and report.passages_embedded == 0 and encoder.texts == 0
+    assert "more/neptune.txt" in late.documents
+    assert Index.open(index_dir).passages == late.passages

@@ -159,13 +159,35 @@ def update_index(
     Nothing is written when nothing changed. The new state becomes visible
     when the backend publishes its manifest; ``previous`` is the manifest
     whose files may be deleted then (default: ``data``'s own). After a failure
-    ``data`` is what is on disk again.
+    ``data`` is what is on disk again. If another writer committed while this
+    one waited for the writer's lock, ``data`` is reloaded from its commit and
+    the folder compared again (else its documents would be embedded twice and,
+    on Milvus, its passage ids handed out twice).
 
     Raises:
         DocumentsError: the folder is missing or has no indexable document
             (the index is left as it was).
     """
     started = time.perf_counter()
+    ingest, report = scan_folder(data, docs_dir, rebuilt_because)
+    if report.changed_anything or not data.manifest["files"]:
+        with data.backend.writer_lock():
+            if committed_since_loaded(data):  # another writer committed while this one waited for the lock
+                reset_to_disk(data)
+                previous = None
+                ingest, report = scan_folder(data, docs_dir, rebuilt_because)
+            if report.changed_anything or not data.manifest["files"]:
+                write_changes(data, docs_dir, ingest, report, encoder, progress, previous)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def scan_folder(data: IndexData, docs_dir: str | Path, rebuilt_because: str | None) -> tuple[IngestResult, UpdateReport]:
+    """Read the folder (extracting only documents whose hash the index does not know) and classify it.
+
+    Raises:
+        DocumentsError: the folder is missing or has no indexable document.
+    """
     ingest = read_folder(docs_dir, known={d: info["sha256"] for d, info in data.manifest["documents"].items()})
     if not ingest.documents and not ingest.kept:
         detail = "; ".join(f"{s.path}: {s.reason}" for s in ingest.skipped[:5])
@@ -176,26 +198,42 @@ def update_index(
         )
     report = classify(ingest, data.manifest["documents"])
     report.rebuilt_because = rebuilt_because
-    if not report.changed_anything and data.manifest["files"]:
-        report.seconds = time.perf_counter() - started
-        return report
+    return ingest, report
+
+
+def write_changes(data: IndexData, docs_dir: str | Path, ingest: IngestResult, report: UpdateReport, encoder: Encoder,
+                  progress: bool, previous: dict[str, Any] | None) -> None:
+    """Embed and commit what ``report`` found, in batches (under the writer's lock)."""
     docs = {d.id: d for d in ingest.documents}
     previous = previous if previous is not None else data.manifest
-    with data.backend.writer_lock():
-        try:
-            removed = report.removed
-            for batch in commit_batches([docs[d] for d in report.added + report.changed], indexed_chars(data)):
-                report.passages_embedded += apply_changes(data, batch, removed, encoder, progress)
-                data.backend.commit(data, Path(docs_dir), previous)
-                removed = []
-            if removed or not data.manifest["files"]:  # only removals, or a first build of empty files
-                apply_changes(data, [], removed, encoder, progress)
-                data.backend.commit(data, Path(docs_dir), previous)
-        except BaseException:
-            reset_to_disk(data)  # the in-memory state must match what is on disk again
-            raise
-    report.seconds = time.perf_counter() - started
-    return report
+    try:
+        removed = report.removed
+        for batch in commit_batches([docs[d] for d in report.added + report.changed], indexed_chars(data)):
+            report.passages_embedded += apply_changes(data, batch, removed, encoder, progress)
+            data.backend.commit(data, Path(docs_dir), previous)
+            removed = []
+        if removed or not data.manifest["files"]:  # only removals, or a first build of empty files
+            apply_changes(data, [], removed, encoder, progress)
+            data.backend.commit(data, Path(docs_dir), previous)
+    except BaseException:
+        reset_to_disk(data)  # the in-memory state must match what is on disk again
+        raise
+
+
+def committed_since_loaded(data: IndexData) -> bool:
+    """Whether the committed index is no longer the one ``data`` holds (another writer's commit).
+
+    Each folder commit writes files of a new generation and each Milvus
+    commit a new ``commit_seq``, so these say it. An index not committed yet
+    (a first build, a rebuild's fresh contents) has nothing to be behind of.
+    """
+    if not data.manifest["files"]:
+        return False
+    try:
+        current = data.backend.read_manifest()
+    except (IndexNotFoundError, IndexMismatchError, IndexCorruptError):
+        return False  # the commit will say what is wrong
+    return current["files"] != data.manifest["files"] or current.get("commit_seq") != data.manifest.get("commit_seq")
 
 
 def indexed_chars(data: IndexData) -> int:

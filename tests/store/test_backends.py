@@ -382,3 +382,17 @@ def test_a_writer_that_lost_its_lease_publishes_nothing(server: str, tmp_path: P
     reopened = Index.open(where, encoder=HashEncoder())
     assert "new.md" not in reopened.documents
     assert snapshot(reopened, TINY_QUESTIONS) == before
+
+
+def test_a_writer_that_waited_starts_from_the_other_writer_s_commit(location: str, tmp_path: Path) -> None:
+    """Its passage ids would otherwise repeat the other writer's (Milvus keeps both rows of a repeated id)."""
+    docs = write_docs(tmp_path / "docs", DOCS)
+    build(docs, location)
+    late = Index.open(location, encoder=HashEncoder())
+    write_docs(docs, {"new.md": "# New\n\nA brand new document.\n"})
+    assert Index.open(location, encoder=HashEncoder()).update(docs).added == ["new.md"]
+    report = late.update(docs)
+    assert not report.changed_anything and report.passages_embedded == 0
+    backend = late.data.backend
+    assert isinstance(backend, MilvusBackend)
+    assert rows(backend, late.manifest["files"]["passages"]) == len(late.passages) == len(build(docs, tmp_path / "local").passages)
