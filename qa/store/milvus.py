@@ -27,19 +27,19 @@ out); a server without it (2.3, 2.4) gets a ``BM25Store`` rebuilt in memory
 from the stored tokens when the index is opened. Either way the answers are
 the ones the index folder gives (tests/store/test_backends.py).
 
-A commit (one writer at a time: a lock file beside a Milvus Lite database, a
-lease row in ``name__meta`` on a server, see ``qa.store.milvus_lease``): (1) leftovers of an interrupted commit
-are deleted (rows with ids >= the manifest's ``next_id``; the stale rows the
-last manifest lists), (2) new rows are inserted, (3) document frequencies
-are updated, (4) the manifest is written and a new head row names it, the
-atomic step, (5) rows of removed or changed documents are deleted. A commit
-that fails with an error before (4) removes what it wrote; one whose process
-is killed leaves it for the next commit's step (1). A full
-rebuild writes a new generation of collections, then moves the ``name``
-alias (where the server has aliases); the old ones are dropped by the
-commit after it (readers that opened them a moment earlier keep working). Passage ids are
-never reused within a generation, so a reader that opened the previous
-manifest still finds every passage it knows.
+A commit (one writer at a time: a lock file beside a Milvus Lite database,
+a lease row in ``name__meta`` on a server, see ``qa.store.milvus_lease``):
+(1) leftovers of an interrupted commit are deleted (rows with ids >= the
+manifest's ``next_id``; the stale rows the last manifest lists), (2) new
+rows are inserted, (3) document frequencies are updated, (4) the manifest is
+written and a new head row names it, the atomic step, (5) rows of removed or
+changed documents are deleted. A commit that fails with an error before (4)
+removes what it wrote; one whose process is killed leaves it for the next
+commit's step (1). A full rebuild writes a new generation of collections,
+then moves the ``name`` alias (where the server has aliases); the old ones
+are dropped by the commit after it (readers that opened them a moment
+earlier keep working). Passage ids are never reused within a generation, so
+a reader that opened the previous manifest still finds every passage it knows.
 """
 
 from __future__ import annotations
