@@ -277,7 +277,9 @@ def replace_one_document(location: str | Path, docs: Path) -> dict:
     doc = next(iter(data.manifest["documents"]))
     stale = list(passage_ids(data.manifest["documents"][doc]))
     first = int(data.manifest["next_id"])
-    old = [data.passages[pid] for pid in stale]
+    read_many = getattr(data.passages, "get_many", None)  # one round trip on Milvus
+    found = read_many(stale) if read_many else {pid: data.passages[pid] for pid in stale}
+    old = [found[pid] for pid in stale]
     new = [Passage(first + i, p.doc, p.number, p.start, p.end, p.text, p.sentences) for i, p in enumerate(old)]
     rng = np.random.default_rng(first)
     vectors = rng.standard_normal((len(new), DIM), dtype=np.float32)
@@ -286,7 +288,8 @@ def replace_one_document(location: str | Path, docs: Path) -> dict:
     data.lexical.remove(stale)
     for pid in stale:
         del data.passages[pid]
-        data.sentence_vectors.pop(pid, None)
+        if pid in data.sentence_vectors:
+            del data.sentence_vectors[pid]
     data.dense.add([p.id for p in new], vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
     data.lexical.add([p.id for p in new], [embedding_input(p)[0] for p in new])
     data.passages.update({p.id: p for p in new})

@@ -280,7 +280,8 @@ def apply_changes(data: IndexData, todo: list[Document], removed: list[str], enc
     data.lexical.remove(stale)
     for pid in stale:
         del data.passages[pid]
-        data.sentence_vectors.pop(pid, None)
+        if pid in data.sentence_vectors:  # not pop(): that reads the value (a round trip each, on Milvus)
+            del data.sentence_vectors[pid]
     if vectors is not None:
         data.dense.add([p.id for p in new_passages], vectors)
     data.lexical.add([p.id for p in new_passages], list(texts))
