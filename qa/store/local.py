@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import fcntl
 import secrets
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, ContextManager
 
 from qa import __version__
 from qa.config import Settings
 from qa.errors import IndexCorruptError
+from qa.files import exclusive_lock
 from qa.retrieval.dense import FaissStore
 from qa.retrieval.lexical import BM25Store
 from qa.store.data import IndexData, new_manifest, now
@@ -60,16 +59,9 @@ class LocalBackend:
         """A new index's contents (nothing is written until the first commit)."""
         return IndexData(self, new_manifest(settings), {}, {}, None, BM25Store())
 
-    @contextmanager
-    def writer_lock(self) -> Iterator[None]:
+    def writer_lock(self) -> ContextManager[None]:
         """One writer at a time per index folder (readers never wait)."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.path / ".lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return exclusive_lock(self.path / ".lock")
 
     def new_vector_store(self, dim: int) -> FaissStore:
         return FaissStore(dim)

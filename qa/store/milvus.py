@@ -61,6 +61,7 @@ import numpy as np
 from qa import __version__
 from qa.config import Settings
 from qa.errors import BackendError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from qa.files import exclusive_lock
 from qa.retrieval.lexical import K1, BM25Store, _idf
 from qa.store.data import IndexData, new_manifest, now
 from qa.store.manifest import check_manifest
@@ -266,7 +267,7 @@ class MilvusBackend:
     def writer_lock(self) -> ContextManager[None]:
         """Milvus Lite: a lock file beside the database (Milvus Lite itself lets one process open it);
         a server: a lease in the meta collection (``qa.store.milvus_lease``)."""
-        return _file_lock(Path(self.where.uri + ".lock")) if self.where.lite else self._leased()
+        return exclusive_lock(Path(self.where.uri + ".lock")) if self.where.lite else self._leased()
 
     @contextmanager
     def _leased(self) -> Iterator[None]:
@@ -818,19 +819,6 @@ class ClientBM25(BM25Store):
             store.add_tokens(ids, token_lists)
             store.refresh()
         return store
-
-
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _whole(value: Any) -> bool:
