@@ -14,7 +14,13 @@ longer answers it, and the row gets ``answers: []``:
   "smallest") when the article never uses the opposite;
 * ``negation``: the question's first auxiliary verb is negated ("What did
   Beyoncé release?" -> "What did Beyoncé not release?") when the question has
-  no negation yet.
+  no negation yet;
+* ``condition`` (only when asked for, ``--rules``): a condition the article
+  cannot meet is added, a year it never mentions ("Who designed the logo?" ->
+  "Who designed the logo in 1962?") to a question that asks for no time and
+  names no number. Not among the default rules, so the sets and training data
+  made before it existed stay the same draw for draw (it draws its year from
+  its own generator, seeded by the question).
 
 The same rules, run over SQuAD train, are what a near-miss-aware reader and
 answerability model would be trained on (issue 18); measured on squad_dev
@@ -53,8 +59,19 @@ def mentions(text: str, phrase: str) -> bool:
     return re.search(rf"\b{re.escape(phrase)}\b", text, re.I) is not None
 
 
-def near_misses(question: str, doc_text: str, names_elsewhere: list[str], rng: random.Random) -> list[tuple[str, str]]:
-    """(rule, changed question) pairs that ``doc_text`` does not answer."""
+DEFAULT_RULES = ("entity", "number", "antonym", "negation")
+_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
+_ASKS_TIME = re.compile(r"\b(when|year|years|century|decade|date|era|period|age|how long|how old)\b", re.I)
+
+
+def near_misses(question: str, doc_text: str, names_elsewhere: list[str], rng: random.Random,
+                rules: tuple[str, ...] = DEFAULT_RULES) -> list[tuple[str, str]]:
+    """(rule, changed question) pairs that ``doc_text`` does not answer.
+
+    The default rules draw from ``rng`` exactly as before ``rules`` existed (they are all tried, and the caller
+    filters); ``condition`` draws from its own generator seeded by the question, so asking for it changes no
+    other row.
+    """
     out: list[tuple[str, str]] = []
     names = [m for m in NAME_PATTERN.finditer(question) if mentions(doc_text, m.group(0))]
     if names:
@@ -81,7 +98,29 @@ def near_misses(question: str, doc_text: str, names_elsewhere: list[str], rng: r
     negation = negated(question)
     if negation is not None:
         out.append(("negation", negation))
+    if "condition" in rules:
+        conditioned = with_year_condition(question, doc_text, random.Random(question))
+        if conditioned is not None:
+            out.append(("condition", conditioned))
     return out
+
+
+def with_year_condition(question: str, doc_text: str, rng: random.Random) -> str | None:
+    """The question limited to a year its document never mentions, near the years it does (or None).
+
+    "Who designed the logo?" -> "Who designed the logo in 1962?": whatever the document says happened, it does
+    not say it happened then. Questions that ask for a time, or already hold a number, are left alone: "When
+    was it built in 1962?" asks nothing, and the ``number`` rule covers "... in 2015?".
+    """
+    if _ASKS_TIME.search(question) or _NUMBER.search(question) or not question.rstrip().endswith("?"):
+        return None
+    years = [int(y) for y in _YEAR.findall(doc_text)]
+    low, high = (min(years) - 40, max(years) + 10) if years else (1900, 2000)
+    for _ in range(10):
+        year = rng.randint(low, min(high, 2030))
+        if not mentions(doc_text, str(year)):
+            return question.rstrip()[:-1].rstrip() + f" in {year}?"
+    return None
 
 
 def negated(question: str) -> str | None:
@@ -113,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--qa", type=Path, default=data_dir() / "eval" / "squad_dev" / "qa.jsonl")
     parser.add_argument("--out", type=Path, required=True, help="JSONL rows with answers: [] (qa eval reads them)")
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--rules", default="entity,number,antonym,negation", help="which rules (comma-separated)")
+    parser.add_argument("--rules", default=",".join(DEFAULT_RULES),
+                        help="which rules (comma-separated; 'condition' is also known)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     rows = [r for r in load_rows(args.qa) if r.answers and r.doc]
@@ -125,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     with args.out.open("w", encoding="utf-8") as fh:
         for r in rows:
             elsewhere = sorted({n for doc, names in names_by_doc.items() if doc != r.doc for n in names})
-            for rule, question in near_misses(r.question, texts[r.doc], elsewhere, rng):
-                if rule not in args.rules.split(","):
+            wanted = tuple(args.rules.split(","))
+            for rule, question in near_misses(r.question, texts[r.doc], elsewhere, rng, wanted):
+                if rule not in wanted:
                     continue
                 counts[rule] += 1
                 fh.write(json.dumps({"question": question, "answers": [], "doc": r.doc, "rule": rule,
