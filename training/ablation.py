@@ -36,9 +36,12 @@ Steps (each adds one idea to the one before):
                 first 8 passages, scorer trained so on convex fusion (training/scorers/passage_reads_scorer.json)
  21. +sentence words  sentence fusion plus the share of the question's words (IDF-weighted) in each
                 passage's best sentence for them (``qa.retrieval.fusion.sentence_words``), step 19's scorer
- 22. +retrained  the answer scorer retrained on those candidates (= qa/answer/models/answer_scorer.json, shipped)
+ 22. +retrained  the answer scorer retrained on those candidates, with 4,000 near-miss questions
+                (--near-miss 4000; commit NEAR_MISS_SCORER from git history)
  23. 5 reads  measured, not shipped: the same retraining limited to 5 reads (--reader-tops 3,5), for the
                 `ask` budget (training/scorers/sentence_words_top5_scorer.json)
+ 24. +fifth stage  the reader trained on 5,000 more questions, each with a near-miss of it scored low, and the
+                answer scorer retrained on it (= qa/answer/models/answer_scorer.json, shipped)
 Then two no-answer sets, for the shipped scorer, the MLP without reader and the logistic scorer:
   other articles: the 13 articles are split in two halves (alternating by file
     name); each half is indexed alone and asked its own questions (answerable)
@@ -87,6 +90,8 @@ SENTENCE_TOP5 = ROOT / "training" / "scorers" / "sentence_top5_scorer.json"  # r
 SENTENCE_WORDS_TOP5 = ROOT / "training" / "scorers" / "sentence_words_top5_scorer.json"  # retrained on sentence-words fusion, reading 5
 FOURTH_STAGE = "277315b"  # the last commit that shipped the fourth-stage scorer fit on convex fusion
 EIGHT_READS = "6048b5e"  # the last commit that shipped the scorer fit on sentence fusion, reading 8
+NEAR_MISS_SCORER = "bc0265b"  # the last commit that shipped the fourth-stage reader (its scorer trained with near misses);
+# the scorers in training/scorers/ fit on that reader read with it, taken from this commit (not the shipped fifth stage)
 KEYS = ("hit@1", "hit@5", "mrr", "answer_accuracy", "answer_f1", "mean_answer_words", "false_no_answer_rate", "query_ms_p50")
 
 
@@ -96,17 +101,22 @@ def scorer_from_git(commit: str, folder: Path, spans: bool = True, scorer_file: 
     ``spans=False`` turns the reader's answer phrase off (the span scorer marks it instead);
     ``scorer_file`` replaces the commit's scorer (it then reads with that commit's reader).
     """
-    # the paths before the package was split into qa/ingest, qa/store, qa/retrieval, qa/answer, qa/app
-    files = ["qa/answer_scorer.json", *(f"qa/reader_model/{name}" for name in ("model.onnx", "tokenizer.json", "config.json"))]
-    try:
-        blobs = [subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:{f}"], capture_output=True, check=True).stdout
-                 for f in files]
-    except (OSError, subprocess.CalledProcessError):
+    names = ("model.onnx", "tokenizer.json", "config.json")
+    # the paths since and before the package was split into qa/ingest, qa/store, qa/retrieval, qa/answer, qa/app
+    for base in ("qa/answer/models/", "qa/"):
+        files = [f"{base}answer_scorer.json", *(f"{base}reader_model/{name}" for name in names)]
+        try:
+            blobs = [subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:{f}"], capture_output=True, check=True).stdout
+                     for f in files]
+            break
+        except (OSError, subprocess.CalledProcessError):
+            continue
+    else:
         print(f"a step skipped: commit {commit} is not in this clone's history", file=sys.stderr)
         return None
     (folder / "reader_model").mkdir(parents=True, exist_ok=True)
     for name, blob in zip(files, blobs):
-        (folder / name.removeprefix("qa/")).write_bytes(blob)
+        (folder / name.removeprefix(base)).write_bytes(blob)
     scorer = json.loads(scorer_file.read_text(encoding="utf-8") if scorer_file else blobs[0])
     scorer["reader"]["folder"] = "reader_model"
     if not spans:
@@ -252,14 +262,15 @@ def main() -> int:
              ("+the scorer cross-fitted (same reader)", "convex", (THIRD_STAGE, True, CROSS_FIT_THIRD)),
              ("+a fourth stage on 10,000 more, scorer cross-fitted", "convex", (FOURTH_STAGE, True)),
              ("+sentence fusion: the best sentence's cosine joins the passage's (same scorer)", "sentence", (FOURTH_STAGE, True)),
-             ("+the scorer retrained on sentence fusion", "sentence", SENTENCE_TOP5),
+             ("+the scorer retrained on sentence fusion", "sentence", (NEAR_MISS_SCORER, True, SENTENCE_TOP5)),
              ("+the reader re-scores the ranker's best 8, not 5", "sentence", (EIGHT_READS, True)),
              ("the reader also reads the best sentence of each of the first 8 passages (not shipped; convex fusion)", "convex",
-              PASSAGE_READS),
+              (NEAR_MISS_SCORER, True, PASSAGE_READS)),
              ("+sentence-words fusion: the share of the question's words in the best sentence for them (same scorer)",
               "sentence-words", (EIGHT_READS, True)),
-             ("+the scorer retrained on sentence-words fusion (shipped)", "sentence-words", LEARNED),
-             ("the same retraining with the reader reading 5 (--reader-tops 3,5)", "sentence-words", SENTENCE_WORDS_TOP5)]
+             ("+the scorer retrained on sentence-words fusion, with near misses", "sentence-words", (NEAR_MISS_SCORER, True)),
+             ("the same retraining with the reader reading 5 (--reader-tops 3,5)", "sentence-words", (NEAR_MISS_SCORER, True, SENTENCE_WORDS_TOP5)),
+             ("+a fifth reader stage trained on near misses, scorer retrained on it (shipped)", "sentence-words", LEARNED)]
     if args.steps is not None:  # `--steps` alone: none, only the no-answer sets
         steps = [steps[i - 1] for i in args.steps]
     steps = [(name, fusion, from_git(scorer, work) if isinstance(scorer, tuple) else scorer) for name, fusion, scorer in steps]
@@ -276,7 +287,7 @@ def main() -> int:
                "crossfit-stage3": (f"third-stage reader, scorer cross-fitted, commit {THIRD_STAGE}", (THIRD_STAGE, True, CROSS_FIT_THIRD),
                                    "convex"),
                "fourth-stage": (f"fourth-stage reader, convex fusion, commit {FOURTH_STAGE}", (FOURTH_STAGE, True), "convex"),
-               "sentence-top5": ("sentence fusion, the reader reading 5", SENTENCE_TOP5, "sentence"),
+               "sentence-top5": ("sentence fusion, the reader reading 5", (NEAR_MISS_SCORER, True, SENTENCE_TOP5), "sentence"),
                "eight-reads": (f"sentence fusion, the reader reading 8, commit {EIGHT_READS}", (EIGHT_READS, True), "sentence")}
     for label, scorer, fusion in (scorers[name] for name in args.no_answer_scorers if args.no_answer_set):
         scorer = from_git(scorer, work) if isinstance(scorer, tuple) else scorer
