@@ -45,6 +45,8 @@ def test_the_condition_rule_adds_a_year_the_document_never_names() -> None:
     assert year.isdigit() and year not in DOC
     assert with_year_condition("When was the logo designed?", DOC, random.Random(0)) is None  # asks for a time
     assert with_year_condition("Who designed the 2015 logo?", DOC, random.Random(0)) is None  # the number rule's
+    future = with_year_condition("Who set the goal?", "The goal for 2090 was set.", random.Random(0))
+    assert future is not None and "2090" not in future  # a document of only far-future years still gets a year
 
 
 def test_asking_for_the_condition_rule_changes_no_other_rule_draw_for_draw() -> None:

@@ -220,7 +220,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="questions per run (default: all)")
     parser.add_argument("--work", default=None, help="folder for the indexes (default: a temp folder)")
-    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-20)")
+    parser.add_argument("--steps", type=int, nargs="*", help="run only these steps (1-24; none: only the no-answer sets)")
     parser.add_argument("--no-answer-set", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--no-answer-scorers", nargs="*",
                         choices=("shipped", "mlp", "logistic", "crossfit-stage3", "fourth-stage", "sentence-top5", "eight-reads"),

@@ -116,8 +116,9 @@ def with_year_condition(question: str, doc_text: str, rng: random.Random) -> str
         return None
     years = [int(y) for y in _YEAR.findall(doc_text)]
     low, high = (min(years) - 40, max(years) + 10) if years else (1900, 2000)
+    high = max(low, min(high, 2030))  # never a year far in the future, never an empty range
     for _ in range(10):
-        year = rng.randint(low, min(high, 2030))
+        year = rng.randint(low, high)
         if not mentions(doc_text, str(year)):
             return question.rstrip()[:-1].rstrip() + f" in {year}?"
     return None
@@ -155,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rules", default=",".join(DEFAULT_RULES),
                         help="which rules (comma-separated; 'condition' is also known)")
     args = parser.parse_args(argv)
+    wanted = tuple(args.rules.split(","))
+    unknown = set(wanted) - {*DEFAULT_RULES, "condition"}
+    if unknown:
+        parser.error(f"unknown rule(s): {', '.join(sorted(unknown))}")
     rng = random.Random(args.seed)
     rows = [r for r in load_rows(args.qa) if r.answers and r.doc]
     texts = {p.name: p.read_text(encoding="utf-8") for p in args.docs.glob("*.txt")}
@@ -165,7 +170,6 @@ def main(argv: list[str] | None = None) -> int:
     with args.out.open("w", encoding="utf-8") as fh:
         for r in rows:
             elsewhere = sorted({n for doc, names in names_by_doc.items() if doc != r.doc for n in names})
-            wanted = tuple(args.rules.split(","))
             for rule, question in near_misses(r.question, texts[r.doc], elsewhere, rng, wanted):
                 if rule not in wanted:
                     continue
