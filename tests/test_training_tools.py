@@ -12,7 +12,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "training"))
 
-from near_miss import DEFAULT_RULES, near_misses, negated, with_year_condition  # noqa: E402
+from near_miss import DEFAULT_RULES, main, names_in, near_misses, negated, with_year_condition  # noqa: E402
 
 DOC = ("Super Bowl 50 was played on February 7, 2016 at Levi's Stadium. The Denver Broncos won the game. "
        "The logo was designed in 2015 by a firm in New York. It was the first Super Bowl with a gold logo.")
@@ -47,6 +47,17 @@ def test_the_condition_rule_adds_a_year_the_document_never_names() -> None:
     assert with_year_condition("Who designed the 2015 logo?", DOC, random.Random(0)) is None  # the number rule's
     future = with_year_condition("Who set the goal?", "The goal for 2090 was set.", random.Random(0))
     assert future is not None and "2090" not in future  # a document of only far-future years still gets a year
+
+
+def test_an_unknown_rule_is_refused_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--rules", "entity,bogus", "--out", str(tmp_path / "rows.jsonl")])
+    assert stop.value.code == 2 and "unknown rule(s): bogus" in capsys.readouterr().err
+    assert not (tmp_path / "rows.jsonl").exists()  # nothing written
+
+
+def test_names_in_questions_are_deduplicated_and_sorted() -> None:
+    assert names_in(["Who sold Tesla Motors?", "Where did Tesla Motors go to Paris?"]) == ["Paris", "Tesla Motors"]
 
 
 def test_asking_for_the_condition_rule_changes_no_other_rule_draw_for_draw() -> None:

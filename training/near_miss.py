@@ -35,6 +35,7 @@ import random
 import re
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,11 @@ ANTONYMS = {
     "shortest": "longest", "early": "late", "late": "early", "larger": "smaller", "smaller": "larger", "more": "fewer",
     "start": "end", "began": "ended", "best": "worst", "worst": "best", "maximum": "minimum", "minimum": "maximum",
 }
+
+
+def names_in(questions: Iterable[str]) -> list[str]:
+    """The names the questions use, sorted: what a name swap may put in (``training/train_*.py`` share it)."""
+    return sorted({m.group(0) for q in questions for m in NAME_PATTERN.finditer(q)})
 
 
 def mentions(text: str, phrase: str) -> bool:

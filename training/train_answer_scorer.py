@@ -89,7 +89,7 @@ from qa.query import Query  # noqa: E402
 from qa.answer.reader import DEFAULT_READER, load_reader  # noqa: E402
 from qa.answer.span import SPAN_FEATURES, SpanModel, find_span, span_candidates  # noqa: E402
 from qa.files import write_json_atomic  # noqa: E402
-from near_miss import NAME_PATTERN, near_misses  # noqa: E402  (training/ is on sys.path: this script's folder)
+from near_miss import names_in, near_misses  # noqa: E402  (training/ is on sys.path: this script's folder)
 
 # The ranker's inputs: every candidate feature except the (unused) bilinear projection.
 RANKER_FEATURES = tuple(f for f in ALL_FEATURES if not f.startswith("bilinear"))
@@ -144,7 +144,7 @@ def near_miss_questions(questions: list[dict], folder: Path, names_from: list[di
     """Up to ``count`` questions of ``questions`` changed by one near-miss rule each (their article in ``folder``
     no longer answers them); the swapped-in names come from the questions of ``names_from``."""
     rng = random.Random(seed)
-    names = sorted({m.group(0) for q in names_from for m in NAME_PATTERN.finditer(q["question"])})
+    names = names_in(q["question"] for q in names_from)
     texts = {path.name: path.read_text(encoding="utf-8") for path in folder.glob("*.txt")}
     out = []
     for q in rng.sample(questions, len(questions)):

@@ -142,11 +142,10 @@ def add_near_misses(groups: list[dict], names_from: list[dict], share: float, se
     """Give ``share`` of the groups a near-miss of their question (``training/near_miss.py``'s rules): the same
     question changed so that its article no longer answers it. The reader learns to score the gold sentence low
     for it; returns how many groups got one."""
-    from near_miss import NAME_PATTERN, near_misses
+    from near_miss import names_in, near_misses
 
     rng = random.Random(seed)
-    names = sorted({m.group(0) for a in names_from for p in a["paragraphs"] for qa in p["qas"]
-                    for m in NAME_PATTERN.finditer(qa["question"])})
+    names = names_in(qa["question"] for a in names_from for p in a["paragraphs"] for qa in p["qas"])
     made = 0
     for g in groups:
         if rng.random() >= share:
